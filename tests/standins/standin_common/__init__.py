@@ -1,0 +1,1 @@
+"""Helpers shared by the Mesos and Marathon stand-ins (stdlib only)."""

@@ -1,0 +1,9 @@
+"""Unit tests import the project's plugins and modules straight from the tree."""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+for sub in ("filter_plugins", "lookup_plugins", "library", ""):
+    path = os.path.join(ROOT, sub)
+    if path not in sys.path:
+        sys.path.insert(0, path)
