@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Runs every check CI runs, in order, and ends with one summary line.
+
+Stages: lint (yamllint + ansible-lint), unit tests (pytest), then each molecule
+scenario (create, converge, idempotence, testinfra verify, destroy). Tests are
+counted from the JUnit files pytest writes (unit tests and every scenario's
+verify); a stage that fails outside pytest (lint, converge, idempotence) counts
+as one failed check. The last line is "N passed, N failed".
+
+  tests/run_all.py                 everything
+  tests/run_all.py unit lint       only those stages
+  tests/run_all.py zookeeper       only that scenario
+"""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JUNIT = os.path.join(ROOT, "build", "junit")
+BIN = os.path.dirname(sys.executable)
+
+# Order matters: cheap checks first, then scenarios from small to large.
+SCENARIOS = ["zookeeper", "zookeeper-cluster", "exhibitor-nfs", "exhibitor-s3", "site"]
+
+
+def existing_scenarios():
+    return [s for s in SCENARIOS if os.path.exists(os.path.join(ROOT, "molecule", s, "molecule.yml"))]
+
+
+def run(name, cmd, env=None):
+    print("\n===== %s: %s" % (name, " ".join(cmd)), flush=True)
+    start = time.monotonic()
+    full_env = dict(os.environ)
+    full_env["PATH"] = BIN + os.pathsep + full_env.get("PATH", "")
+    full_env.update(env or {})
+    rc = subprocess.call(cmd, cwd=ROOT, env=full_env)
+    seconds = time.monotonic() - start
+    print("===== %s: %s in %.0f s" % (name, "ok" if rc == 0 else "FAILED (rc=%d)" % rc, seconds), flush=True)
+    return rc == 0, seconds
+
+
+def junit_counts(path):
+    passed = failed = 0
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError):
+        return 0, 0
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    for suite in suites:
+        tests = int(suite.get("tests", 0))
+        bad = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        skipped = int(suite.get("skipped", 0))
+        passed += tests - bad - skipped
+        failed += bad
+    return passed, failed
+
+
+def main(argv):
+    wanted = argv[1:]
+    scenarios = existing_scenarios()
+    stages = []
+    if not wanted or "lint" in wanted:
+        stages.append(("lint", [os.path.join(BIN, "yamllint"), "-s", "."], None))
+        stages.append(("ansible-lint", [os.path.join(BIN, "ansible-lint")], None))
+    if not wanted or "unit" in wanted:
+        stages.append(("unit", [os.path.join(BIN, "pytest"), "-q", "-p", "no:cacheprovider", "tests/unit",
+                                "--junitxml=%s" % os.path.join(JUNIT, "unit.xml")], "unit"))
+    for scenario in scenarios:
+        if not wanted or scenario in wanted:
+            stages.append(("molecule " + scenario,
+                           [os.path.join(BIN, "molecule"), "test", "-s", scenario], scenario))
+
+    os.makedirs(JUNIT, exist_ok=True)
+    for _name, _cmd, junit in stages:
+        if junit:
+            for old in glob.glob(os.path.join(JUNIT, junit + ".xml")):
+                os.remove(old)
+
+    results = []
+    for name, cmd, junit in stages:
+        ok, seconds = run(name, cmd)
+        passed = failed = 0
+        if junit:
+            passed, failed = junit_counts(os.path.join(JUNIT, junit + ".xml"))
+        if not ok and failed == 0:
+            failed = 1  # the stage failed outside pytest (lint, converge, idempotence...)
+        if ok and not junit:
+            passed = 1
+        results.append((name, ok, passed, failed, seconds))
+
+    total_passed = sum(r[2] for r in results)
+    total_failed = sum(r[3] for r in results)
+    print("\n%-28s %6s %6s %8s" % ("stage", "passed", "failed", "seconds"))
+    for name, ok, passed, failed, seconds in results:
+        print("%-28s %6d %6d %8.0f%s" % (name, passed, failed, seconds, "" if ok else "  <- FAILED"))
+    print("%d passed, %d failed" % (total_passed, total_failed))
+    return 0 if total_failed == 0 and all(r[1] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
