@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -27,10 +28,15 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 
-from mesos import VERSION as MESOS_VERSION  # noqa: E402
-from marathon import VERSION as MARATHON_VERSION  # noqa: E402
+
+def _package_version(pkg):
+    with open(os.path.join(HERE, pkg, "__init__.py")) as fh:
+        return re.search(r'^VERSION = "([^"]+)"', fh.read(), re.M).group(1)
+
+
+MESOS_VERSION = _package_version("mesos")
+MARATHON_VERSION = _package_version("marathon")
 
 KAZOO_VERSION = "2.11.0"
 FIXED_MTIME = 1606176000  # 2020-11-24T00:00:00Z

@@ -5,13 +5,12 @@ import queue
 import re
 import threading
 import time
-import urllib.parse
 
 from standin_common import httpd
 from standin_common.httpd import HTTPError, Response, json_response, text_response
 
 from . import BUILDREF, VERSION, appdef, matching
-from .core import AppLocked, Conflict, NotLeader, UnknownApp
+from .core import AppLocked, Conflict, NotLeader, UnknownApp, UnknownGroup
 
 log = logging.getLogger("marathon.api")
 
@@ -106,6 +105,11 @@ def task_id_to_app_id(task_id):
     return "/" + prefix.replace("_", "/")
 
 
+def _mask_url(url):
+    """Hide a password in zk://user:pass@hosts/path style URLs."""
+    return re.sub(r"([^/@,:]+):([^/@,]*)@", r"\1:xxxxxxxx@", url or "")
+
+
 class EventBus:
     def __init__(self):
         self.lock = threading.Lock()
@@ -168,7 +172,7 @@ class MarathonApp:
             resp = json_response({"message": str(err), "deployments": [{"id": d} for d in err.deployment_ids]}, 409)
         except Conflict as err:
             resp = json_response({"message": str(err)}, 409)
-        except UnknownApp as err:
+        except (UnknownApp, UnknownGroup) as err:
             resp = json_response({"message": str(err)}, 404)
         except NotLeader:
             resp = self._proxy(req)
@@ -617,21 +621,26 @@ class MarathonApp:
 
     def _group_json(self, group_id, embeds):
         core = self.core
-        prefix = group_id.rstrip("/") + "/"
+        prefix = "/" if group_id == "/" else group_id.rstrip("/") + "/"
         apps = []
         children = set()
-        for app_id in sorted(core.apps):
-            if not app_id.startswith(prefix):
+        for item in sorted(set(core.apps) | set(core.groups)):
+            if not item.startswith(prefix) or item == group_id:
                 continue
-            rest = app_id[len(prefix):]
+            rest = item[len(prefix):]
             if "/" in rest:
                 children.add(prefix + rest.split("/", 1)[0])
+            elif item in core.apps:
+                apps.append(item)
             else:
-                apps.append(app_id)
+                children.add(item)
         versions = [core.apps[a]["app"]["version"] for a in core.apps if a.startswith(prefix)]
-        out = {"id": group_id if group_id == "/" else group_id.rstrip("/"), "apps": [], "groups": [], "pods": [],
-               "dependencies": [], "version": max(versions) if versions else appdef.iso_now(),
-               "enforceRole": False}
+        versions += [g.get("version", "") for gid, g in core.groups.items() if gid == group_id or gid.startswith(prefix)]
+        meta = core.groups.get(group_id, {})
+        out = {"id": group_id, "apps": [], "groups": [], "pods": [],
+               "dependencies": meta.get("dependencies", []),
+               "version": max(versions) if versions else appdef.iso_now(),
+               "enforceRole": bool(meta.get("enforceRole", False))}
         if "apps" in embeds:
             app_embeds = {e[len("apps."):] for e in embeds if e.startswith("apps.")} or set()
             out["apps"] = [self.app_json(core.apps[a], app_embeds) for a in apps]
@@ -642,6 +651,7 @@ class MarathonApp:
     def groups(self, req, rest):
         core = self.core
         group_id = appdef.resolve_id(rest)
+        force = req.flag("force")
         if req.method == "GET":
             raw = set()
             for v in req.args("embed"):
@@ -651,22 +661,29 @@ class MarathonApp:
                 embeds.add("apps")
             with core.lock:
                 core._require_leader()
-                if group_id != "/" and not any(a.startswith(group_id.rstrip("/") + "/") for a in core.apps):
-                    return json_response({"message": "Group '%s' does not exist" % group_id}, 404)
+                if not core.group_exists(group_id):
+                    raise UnknownGroup(group_id)
                 return json_response(self._group_json(group_id, embeds))
         if req.method == "DELETE":
-            with core.lock:
-                core._require_leader()
-                apps = [a for a in core.apps if group_id == "/" or a.startswith(group_id.rstrip("/") + "/")]
-                if not apps and group_id != "/":
-                    return json_response({"message": "Group '%s' does not exist" % group_id}, 404)
-            dep = None
-            for a in apps:
-                dep = core.delete_app(a, force=req.flag("force"))
-            if dep is None:
-                return json_response({"version": appdef.iso_now(), "deploymentId": None})
+            version, dep = core.delete_group(group_id, force=force)
             return self._deployment_result(dep)
-        return json_response({"message": "Group updates are not supported by this Marathon; use /v2/apps"}, 501)
+        if req.method in ("POST", "PUT", "PATCH"):
+            body = self._read_json(req)
+            if not isinstance(body, dict):
+                raise appdef.InvalidJson([{"path": "/", "errors": ["error.expected.jsobject"]}])
+            if req.method == "POST":
+                if not isinstance(body.get("id"), str):
+                    raise appdef.InvalidJson([{"path": "/id", "errors": ["error.path.missing"]}])
+                target = appdef.resolve_id(body["id"], group_id)
+                version, dep = core.update_group(target, body, force=force, create=True)
+                return self._deployment_result(dep, 201)
+            if req.flag("dryRun"):
+                return json_response({"steps": []})
+            version, dep = core.update_group(group_id, body, force=force)
+            if dep is None:
+                return json_response({"version": version, "deploymentId": None})
+            return self._deployment_result(dep)
+        raise HTTPError(405, {"message": "HTTP 405 Method Not Allowed"})
 
     # ------------------------------------------------------------------
     # events (SSE)
@@ -723,7 +740,7 @@ class MarathonApp:
             "leader_proxy_read_timeout_ms": c.leader_proxy_read_timeout,
             "local_port_max": c.local_port_max,
             "local_port_min": c.local_port_min,
-            "master": c.master,
+            "master": _mask_url(c.master),
             "max_instances_per_offer": c.max_instances_per_offer,
             "mesos_bridge_name": c.mesos_bridge_name,
             "mesos_heartbeat_failure_threshold": c.mesos_heartbeat_failure_threshold,

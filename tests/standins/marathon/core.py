@@ -5,7 +5,6 @@ import copy
 import logging
 import math
 import os
-import random
 import socket
 import threading
 import time
@@ -42,6 +41,11 @@ class Conflict(Exception):
     pass
 
 
+class UnknownGroup(Exception):
+    def __init__(self, group_id):
+        super().__init__("Group '%s' does not exist" % group_id)
+
+
 class NotLeader(Exception):
     pass
 
@@ -67,6 +71,7 @@ class Core:
         self.apps = {}            # id -> {"app": def, "versions": [...], "history": {}}
         self.instances = {}       # task id -> record
         self.deployments = {}     # id -> deployment
+        self.groups = {}          # explicitly created groups: id -> {id, dependencies, enforceRole, version}
         self.hc = {}              # task id -> [result dict per health check]
         self.hc_next = {}         # (task id, idx) -> next check time
         self.delays = {}          # app id -> {"delay": secs, "until": t}
@@ -85,6 +90,7 @@ class Core:
         self.default_roles = self._default_roles()
         self.features = {f.strip() for f in (conf.get("enable_features") or "").split(",") if f.strip()}
         self.event_sink = None
+        self._last_version_ts = 0.0
         if start_threads:
             threading.Thread(target=self._tick_loop, name="scheduler-tick", daemon=True).start()
             threading.Thread(target=self._hc_loop, name="health-checks", daemon=True).start()
@@ -132,6 +138,7 @@ class Core:
             self.apps = self.store.load_apps()
             self.deployments = self.store.load_deployments()
             self.instances = self.store.load_instances()
+            self.groups = self.store.load_groups()
             self.framework_id = self.store.get_framework_id()
             self.hc.clear()
             self.hc_next.clear()
@@ -158,6 +165,7 @@ class Core:
             self.apps = {}
             self.instances = {}
             self.deployments = {}
+            self.groups = {}
             self.outbox = []
         if driver is not None:
             driver.stop()
@@ -221,6 +229,12 @@ class Core:
                     logging.shutdown()
                     os._exit(106)
         self.flush()
+
+    def _next_version(self):
+        """A new, strictly increasing version timestamp (millisecond resolution)."""
+        t = max(time.time(), self._last_version_ts + 0.001)
+        self._last_version_ts = t
+        return iso_now(t)
 
     def _emit(self, event_type, payload):
         sink = self.event_sink
@@ -287,6 +301,15 @@ class Core:
         inst["inactive"] = False
         if "healthy" in status:
             inst["healthy"] = bool(status["healthy"])
+            now_iso = iso_now(status.get("timestamp") or time.time())
+            if inst["healthy"]:
+                inst.setdefault("hcFirstSuccess", now_iso)
+                inst["hcLastSuccess"] = now_iso
+                inst["hcFailures"] = 0
+            else:
+                inst["hcLastFailure"] = now_iso
+                inst["hcLastFailureCause"] = status.get("message")
+                inst["hcFailures"] = inst.get("hcFailures", 0) + 1
         cs = status.get("container_status") or {}
         ips = []
         for ni in cs.get("network_infos") or []:
@@ -989,6 +1012,57 @@ class Core:
         self.store.save_deployment(dep)
         return dep
 
+    # -- building blocks (caller holds the lock, checks locks, creates the deployment) --
+
+    def _create(self, app, version):
+        if app["id"] in self.apps:
+            raise Conflict("An app with id [%s] already exists." % app["id"])
+        self._check_group_conflict(app["id"])
+        if self.conf.get("max_apps") is not None and len(self.apps) >= self.conf.max_apps:
+            raise appdef.ValidationFailed([{"path": "/", "errors": [
+                "The maximum number of apps (%d) has been reached" % self.conf.max_apps]}])
+        app["version"] = version
+        app["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
+        appdef.assign_service_ports(app, self._used_service_ports(), self.conf.local_port_min,
+                                    self.conf.local_port_max)
+        self._store_app(app)
+        log.info("Created app %s", app["id"])
+        return {"kind": "StartApplication", "original": None, "instances": app["instances"]}
+
+    def _update(self, new, rec, version):
+        app_id = new["id"]
+        old = rec["app"]
+        config_changed = appdef.config_view(_without_service_ports(new, old)) != \
+            appdef.config_view(_without_service_ports(old, old))
+        new["version"] = version
+        if config_changed:
+            new["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
+            self.delays.pop(app_id, None)
+            kind = "RestartApplication"
+        else:
+            new["versionInfo"] = {"lastScalingAt": version,
+                                  "lastConfigChangeAt": old["versionInfo"]["lastConfigChangeAt"]}
+            kind = "ScaleApplication"
+        appdef.assign_service_ports(new, self._used_service_ports(exclude=app_id), self.conf.local_port_min,
+                                    self.conf.local_port_max, previous=old)
+        self._store_app(new, rec)
+        log.info("Updated app %s (%s)", app_id, kind)
+        return {"kind": kind, "original": old}
+
+    def _delete(self, app_id):
+        rec = self.apps.pop(app_id)
+        self.store.delete_app(app_id)
+        self.delays.pop(app_id, None)
+        self.queue_stats.pop(app_id, None)
+        for inst in self.app_instances(app_id):
+            if inst.get("state") == "TASK_UNREACHABLE":
+                self.expunged.add(inst["taskId"])
+                self._forget(inst["taskId"])
+            else:
+                self._kill(inst, "app-removed")
+        log.info("Deleted app %s", app_id)
+        return {"kind": "StopApplication", "original": rec["app"]}
+
     def create_app(self, raw, force=False):
         with self.lock:
             self._require_leader()
@@ -996,24 +1070,17 @@ class Core:
             if app["id"] in self.apps:
                 raise Conflict("An app with id [%s] already exists." % app["id"])
             self._check_group_conflict(app["id"])
-            if self.conf.get("max_apps") is not None and len(self.apps) >= self.conf.max_apps:
-                raise appdef.ValidationFailed([{"path": "/", "errors": [
-                    "The maximum number of apps (%d) has been reached" % self.conf.max_apps]}])
             self._check_lock([app["id"]], force)
             self._check_running_deployments()
-            version = iso_now()
-            app["version"] = version
-            app["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
-            appdef.assign_service_ports(app, self._used_service_ports(), self.conf.local_port_min,
-                                        self.conf.local_port_max)
-            self._store_app(app)
-            dep = self._new_deployment({app["id"]: {"kind": "StartApplication", "original": None,
-                                                    "instances": app["instances"]}}, version)
-            log.info("Created app %s (deployment %s)", app["id"], dep["id"])
+            version = self._next_version()
+            target = self._create(app, version)
+            dep = self._new_deployment({app["id"]: target}, version)
             return app, dep
 
     def _check_group_conflict(self, app_id):
         prefix = app_id.rstrip("/") + "/"
+        if app_id in self.groups:
+            raise Conflict("A group with id [%s] already exists." % app_id)
         for other in self.apps:
             if other.startswith(prefix):
                 raise Conflict("A group with id [%s] already exists." % app_id)
@@ -1031,61 +1098,137 @@ class Core:
             app_id = appdef.resolve_id(app_id)
             rec = self.apps.get(app_id)
             if rec is None:
-                app = appdef.parse_app(raw, self.conf, path_id=app_id, enabled_features=self.features)
                 raw2 = dict(raw)
                 raw2["id"] = app_id
                 app, dep = self.create_app(raw2, force)
                 return True, app, dep
-            old = rec["app"]
-            base = old if partial else None
             body = dict(raw)
             if "id" in body and appdef.resolve_id(body["id"]) != app_id:
                 body["id"] = app_id
-            new = appdef.parse_app(body, self.conf, path_id=app_id, base=base, enabled_features=self.features)
+            new = appdef.parse_app(body, self.conf, path_id=app_id, base=rec["app"] if partial else None,
+                                   enabled_features=self.features)
             self._check_lock([app_id], force)
             self._check_running_deployments()
-            version = iso_now()
-            config_changed = appdef.config_view(_without_service_ports(new, old)) != \
-                appdef.config_view(_without_service_ports(old, old))
-            new["version"] = version
-            if config_changed:
-                new["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
-                self.delays.pop(app_id, None)
-                kind = "RestartApplication"
-            else:
-                new["versionInfo"] = {"lastScalingAt": version,
-                                      "lastConfigChangeAt": old["versionInfo"]["lastConfigChangeAt"]}
-                kind = "ScaleApplication"
-            appdef.assign_service_ports(new, self._used_service_ports(exclude=app_id), self.conf.local_port_min,
-                                        self.conf.local_port_max, previous=old)
-            self._store_app(new, rec)
-            dep = self._new_deployment({app_id: {"kind": kind, "original": old}}, version)
-            log.info("Updated app %s (%s, deployment %s)", app_id, kind, dep["id"])
+            version = self._next_version()
+            target = self._update(new, rec, version)
+            dep = self._new_deployment({app_id: target}, version)
             return False, new, dep
 
     def delete_app(self, app_id, force=False):
         with self.lock:
             self._require_leader()
             app_id = appdef.resolve_id(app_id)
-            rec = self.apps.get(app_id)
-            if rec is None:
+            if app_id not in self.apps:
                 raise UnknownApp(app_id)
             self._check_lock([app_id], force)
-            version = iso_now()
-            del self.apps[app_id]
-            self.store.delete_app(app_id)
-            self.delays.pop(app_id, None)
-            self.queue_stats.pop(app_id, None)
-            for inst in self.app_instances(app_id):
-                if inst.get("state") == "TASK_UNREACHABLE":
-                    self.expunged.add(inst["taskId"])
-                    self._forget(inst["taskId"])
-                else:
-                    self._kill(inst, "app-removed")
-            dep = self._new_deployment({app_id: {"kind": "StopApplication", "original": rec["app"]}}, version)
-            log.info("Deleted app %s (deployment %s)", app_id, dep["id"])
+            version = self._next_version()
+            target = self._delete(app_id)
+            dep = self._new_deployment({app_id: target}, version)
         self.flush()
         return dep
+
+    # -- groups ------------------------------------------------------------------
+
+    def group_exists(self, group_id):
+        if group_id == "/":
+            return True
+        prefix = group_id.rstrip("/") + "/"
+        return group_id in self.groups or any(g.startswith(prefix) for g in self.groups) or \
+            any(a.startswith(prefix) for a in self.apps)
+
+    def _flatten_group(self, body, group_id, apps, groups, path="/"):
+        if not isinstance(body, dict):
+            raise appdef.InvalidJson([{"path": path, "errors": ["error.expected.jsobject"]}])
+        groups[group_id] = {"id": group_id, "dependencies": list(body.get("dependencies") or []),
+                            "enforceRole": bool(body.get("enforceRole", False))}
+        for i, raw in enumerate(body.get("apps") or []):
+            if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+                raise appdef.InvalidJson([{"path": "%sapps(%d)/id" % (path, i), "errors": ["error.path.missing"]}])
+            app_id = appdef.resolve_id(raw["id"], group_id)
+            if app_id.rsplit("/", 1)[0] != group_id.rstrip("/"):
+                raise appdef.ValidationFailed([{"path": "%sapps(%d)/id" % (path, i), "errors": [
+                    "app id %s must be a direct child of group %s" % (app_id, group_id)]}])
+            apps[app_id] = dict(raw, id=app_id)
+        for i, sub in enumerate(body.get("groups") or []):
+            if not isinstance(sub, dict) or not isinstance(sub.get("id"), str):
+                raise appdef.InvalidJson([{"path": "%sgroups(%d)/id" % (path, i), "errors": ["error.path.missing"]}])
+            sub_id = appdef.resolve_id(sub["id"], group_id)
+            self._flatten_group(sub, sub_id, apps, groups, "%sgroups(%d)/" % (path, i))
+
+    def update_group(self, group_id, body, force=False, create=False):
+        """POST /v2/groups (create=True) and PUT /v2/groups/{id}: one deployment for all changes."""
+        with self.lock:
+            self._require_leader()
+            group_id = appdef.resolve_id(group_id)
+            if create and self.group_exists(group_id) and group_id != "/":
+                raise Conflict("Group %s is already created. Use PUT to change this group." % group_id)
+            if group_id in self.apps:
+                raise Conflict("An app with id [%s] already exists." % group_id)
+            prefix = group_id.rstrip("/") + "/"
+            existing = [a for a in self.apps if a.startswith(prefix)]
+            version = self._next_version()
+            targets = {}
+            if body.get("scaleBy") is not None and not body.get("apps") and not body.get("groups"):
+                factor = float(body["scaleBy"])
+                self._check_lock(existing, force)
+                for app_id in existing:
+                    rec = self.apps[app_id]
+                    new = copy.deepcopy(rec["app"])
+                    new["instances"] = int(math.ceil(new["instances"] * factor))
+                    targets[app_id] = self._update(new, rec, version)
+                dep = self._new_deployment(targets, version) if targets else None
+                return version, dep
+            if body.get("version") is not None and not body.get("apps") and not body.get("groups"):
+                raise appdef.ValidationFailed([{"path": "/version", "errors": [
+                    "Rolling back a group to a version is not supported by this Marathon"]}])
+            apps, groups = {}, {}
+            self._flatten_group(body, group_id, apps, groups)
+            parsed = {}
+            for app_id, raw in apps.items():
+                parsed[app_id] = appdef.parse_app(raw, self.conf, enabled_features=self.features)
+            replace = "apps" in body or "groups" in body
+            removed = [a for a in existing if a not in parsed] if replace else []
+            self._check_lock(list(parsed) + removed, force)
+            self._check_running_deployments()
+            for app_id in removed:
+                targets[app_id] = self._delete(app_id)
+            for app_id, app in parsed.items():
+                rec = self.apps.get(app_id)
+                if rec is None:
+                    targets[app_id] = self._create(app, version)
+                else:
+                    targets[app_id] = self._update(app, rec, version)
+            if replace:
+                for gid in [g for g in self.groups if g.startswith(prefix) and g not in groups]:
+                    self.groups.pop(gid, None)
+                    self.store.delete_group(gid)
+            for gid, g in groups.items():
+                if gid == "/":
+                    continue
+                g["version"] = version
+                self.groups[gid] = g
+                self.store.save_group(g)
+            dep = self._new_deployment(targets, version)
+        self.flush()
+        return version, dep
+
+    def delete_group(self, group_id, force=False):
+        with self.lock:
+            self._require_leader()
+            group_id = appdef.resolve_id(group_id)
+            if not self.group_exists(group_id):
+                raise UnknownGroup(group_id)
+            prefix = "/" if group_id == "/" else group_id.rstrip("/") + "/"
+            apps = [a for a in self.apps if a.startswith(prefix)]
+            self._check_lock(apps, force)
+            version = self._next_version()
+            targets = {a: self._delete(a) for a in apps}
+            for gid in [g for g in self.groups if g == group_id or g.startswith(prefix)]:
+                self.groups.pop(gid, None)
+                self.store.delete_group(gid)
+            dep = self._new_deployment(targets, version)
+        self.flush()
+        return version, dep
 
     def restart_app(self, app_id, force=False):
         with self.lock:
@@ -1097,7 +1240,7 @@ class Core:
             self._check_lock([app_id], force)
             old = rec["app"]
             new = copy.deepcopy(old)
-            version = iso_now()
+            version = self._next_version()
             new["version"] = version
             new["versionInfo"] = {"lastScalingAt": version, "lastConfigChangeAt": version}
             self._store_app(new, rec)
@@ -1115,7 +1258,7 @@ class Core:
             if force:
                 log.info("Deployment %s canceled (force)", dep_id)
                 return None, True
-            version = iso_now()
+            version = self._next_version()
             targets = {}
             for app_id, target in dep["targets"].items():
                 original = target.get("original")
@@ -1164,7 +1307,7 @@ class Core:
             if scale:
                 by_app = collections.Counter(i["appId"] for i in insts if not i.get("killRequestedAt"))
                 targets = {}
-                version = iso_now()
+                version = self._next_version()
                 for a, count in by_app.items():
                     rec = self.apps.get(a)
                     if rec is None:
@@ -1220,9 +1363,11 @@ class Core:
                     if r is not None and r.get("alive") is not None:
                         results.append(dict(r))
                 elif inst.get("healthy") is not None:
-                    results.append({"alive": bool(inst["healthy"]), "consecutiveFailures": 0 if inst["healthy"] else 1,
-                                    "firstSuccess": None, "lastSuccess": None, "lastFailure": None,
-                                    "lastFailureCause": None, "instanceId": inst["instanceId"]})
+                    results.append({"alive": bool(inst["healthy"]), "consecutiveFailures": inst.get("hcFailures", 0),
+                                    "firstSuccess": inst.get("hcFirstSuccess"), "lastSuccess": inst.get("hcLastSuccess"),
+                                    "lastFailure": inst.get("hcLastFailure"),
+                                    "lastFailureCause": inst.get("hcLastFailureCause"),
+                                    "instanceId": inst["instanceId"]})
             out["healthCheckResults"] = results
         return out
 

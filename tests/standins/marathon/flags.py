@@ -230,6 +230,8 @@ class Parser:
                 tokens.append((flag, value, "command line"))
                 continue
             name = a[2:]
+            if name not in self.opts and name not in self.toggles:
+                raise FlagError("Unknown option '%s'" % name)
             takes_value = name in self.opts and self.opts[name].kind not in ("toggle", "flag")
             if takes_value and i < len(argv) and not argv[i].startswith("--"):
                 tokens.append((a, argv[i], "command line"))

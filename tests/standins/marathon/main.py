@@ -20,11 +20,56 @@ def _die(message, code=1):
     return code
 
 
+SECRET_FLAGS = ("--http_credentials", "--mesos_authentication_secret", "--ssl_keystore_password")
+
+
+def _masked_args(args):
+    import re
+    out = []
+    hide_next = False
+    for a in args:
+        if hide_next:
+            out.append("********")
+            hide_next = False
+            continue
+        name, eq, _ = a.partition("=")
+        if name in SECRET_FLAGS:
+            if eq:
+                out.append(name + "=********")
+            else:
+                out.append(a)
+                hide_next = True
+            continue
+        out.append(re.sub(r"([^/@,:]+):([^/@,]*)@", r"\1:xxxxxxxx@", a))
+    return out
+
+
+def strip_launcher_args(args):
+    """Drop the JVM/launcher options the real bin/marathon start script understands (-J, -D, ...)."""
+    out = []
+    ignored = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-java-home", "-jvm-debug", "-main"):
+            ignored.extend(args[i:i + 2])
+            i += 2
+            continue
+        if a in ("-v", "-verbose", "-d", "-debug", "-no-version-check") or \
+                (a.startswith("-") and not a.startswith("--") and a[1:2] in ("J", "D", "X")):
+            ignored.append(a)
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return out, ignored
+
+
 def main(argv=None):
     argv = list(argv if argv is not None else sys.argv)
-    args = argv[1:]
+    args, ignored = strip_launcher_args(argv[1:])
     parser = Parser()
-    if "--help" in args or "-h" in args:
+    if "--help" in args or "-h" in args or "-help" in args:
         print(parser.usage())
         return 0
     if "--version" in args:
@@ -35,7 +80,9 @@ def main(argv=None):
     except FlagError as exc:
         return _die("[scallop] Error: %s" % exc)
     logsetup.setup_marathon(conf.get("logging_level") or "info")
-    log.info("Starting Marathon %s/%s with %s", VERSION, BUILDREF, " ".join(args))
+    log.info("Starting Marathon %s/%s with %s", VERSION, BUILDREF, " ".join(_masked_args(args)))
+    if ignored:
+        log.info("Ignoring JVM/launcher options: %s", " ".join(ignored))
     if os.environ.get("JAVA_OPTS"):
         log.info("Ignoring JAVA_OPTS=%s", os.environ["JAVA_OPTS"])
     if conf.get("ssl_keystore_path"):
@@ -68,7 +115,8 @@ def main(argv=None):
     try:
         store.ensure_layout()
     except Exception as exc:
-        log.error("Failed to prepare the ZooKeeper layout under %s: %s", zkurl.path, exc)
+        log.error("Failed to prepare the ZooKeeper layout under %s: %s", zkurl.path, exc.__class__.__name__
+                  + ((": %s" % exc) if str(exc) else ""))
         return 100
 
     core = Core(conf, store)

@@ -3,7 +3,6 @@ import http.client
 import json
 import logging
 import threading
-import time
 import urllib.parse
 
 from standin_common import recordio
@@ -20,6 +19,7 @@ class MesosDriver:
         self.framework_info_fn = framework_info_fn
         self.handler = handler
         self.stop_event = threading.Event()
+        self.wake = threading.Event()
         self.lock = threading.Lock()
         self.stream_id = None
         self.framework_id = None
@@ -65,6 +65,7 @@ class MesosDriver:
 
     def stop(self):
         self.stop_event.set()
+        self.wake.set()
         self._close_stream()
         if self.detector is not None:
             self.detector.stop()
@@ -77,6 +78,7 @@ class MesosDriver:
             self.detected_url = url
             if self.master_url and url != self.master_url:
                 self._close_stream()
+            self.wake.set()
 
     def _close_stream(self):
         conn = self.conn
@@ -108,7 +110,8 @@ class MesosDriver:
         while not self.stop_event.is_set():
             urls = self._candidates()
             if not urls:
-                self.stop_event.wait(1.0)
+                self.wake.wait(1.0)
+                self.wake.clear()
                 continue
             for url in urls:
                 if self.stop_event.is_set():
@@ -122,8 +125,11 @@ class MesosDriver:
                     backoff = 1.0
                 if self.stop_event.is_set():
                     return
-            self.stop_event.wait(backoff)
-            backoff = min(backoff * 2, 10.0)
+            if self.wake.wait(backoff):
+                backoff = 1.0
+            else:
+                backoff = min(backoff * 2, 10.0)
+            self.wake.clear()
 
     def _subscribe(self, url, redirects=0):
         fi = self.framework_info_fn()

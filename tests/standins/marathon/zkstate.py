@@ -4,6 +4,7 @@ State encoding (JSON, one znode per entity)::
 
     <path>/state/framework-id            {"value": "<framework id>"}
     <path>/state/apps/<app id, '/' -> '_'>   {"app": {...}, "versions": [...], "history": {version: app}}
+    <path>/state/groups/<group id, '/' -> '_'> {"id", "dependencies", "enforceRole", "version"}
     <path>/state/deployments/<id>        deployment plan
     <path>/state/instances/<task id>     instance (task) record
 
@@ -63,7 +64,7 @@ class ZkState:
     def ensure_layout(self):
         # Create missing parents of the --zk path (if we are allowed to), then our own nodes.
         zkutil.ensure_path(self.client, self.root, self.acl)
-        for sub in ("state", "state/apps", "state/deployments", "state/instances"):
+        for sub in ("state", "state/apps", "state/groups", "state/deployments", "state/instances"):
             zkutil.ensure_path(self.client, zkutil.join(self.root, sub), self.acl)
 
     # generic ---------------------------------------------------------------
@@ -122,6 +123,16 @@ class ZkState:
 
     def delete_app(self, app_id):
         self._delete(zkutil.join(self.state_root, "apps", app_node(app_id)))
+
+    # groups (explicitly created, possibly empty) ----------------------------------
+    def load_groups(self):
+        return {g["id"]: g for g in self._load_dir("groups").values() if "id" in g}
+
+    def save_group(self, group):
+        self._put(zkutil.join(self.state_root, "groups", app_node(group["id"])), group)
+
+    def delete_group(self, group_id):
+        self._delete(zkutil.join(self.state_root, "groups", app_node(group_id)))
 
     # deployments ---------------------------------------------------------------
     def load_deployments(self):

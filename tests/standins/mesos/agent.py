@@ -5,11 +5,9 @@ import json
 import logging
 import os
 import random
-import shutil
 import socket
 import threading
 import time
-import urllib.parse
 import uuid
 
 from standin_common import httpd
@@ -25,6 +23,46 @@ TERMINAL_STATES = {
     "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
     "TASK_GONE", "TASK_GONE_BY_OPERATOR",
 }
+
+
+def fetch_uris(uris, sandbox, timeout, frameworks_home=""):
+    """A small Mesos fetcher: http(s)/file URIs or paths into the sandbox (extract, executable, output_file)."""
+    import shutil
+    import stat
+    import tarfile
+    import urllib.parse
+    import urllib.request
+    import zipfile
+    for item in uris:
+        value = item.get("value") or ""
+        split = urllib.parse.urlsplit(value)
+        name = item.get("output_file") or os.path.basename(split.path) or "download"
+        dest = os.path.join(sandbox, name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if split.scheme in ("http", "https", "ftp"):
+            with urllib.request.urlopen(value, timeout=timeout) as resp, open(dest, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        else:
+            path = split.path if split.scheme == "file" else value
+            if not os.path.isabs(path) and frameworks_home:
+                path = os.path.join(frameworks_home, path)
+            if not os.path.isabs(path):
+                raise ValueError("Relative URI '%s' and no --frameworks_home" % value)
+            shutil.copyfile(path, dest)
+        if item.get("executable"):
+            os.chmod(dest, os.stat(dest).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        elif item.get("extract", True):
+            lower = dest.lower()
+            if lower.endswith((".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz")):
+                with tarfile.open(dest) as tar:
+                    try:
+                        tar.extractall(sandbox, filter="data")
+                    except TypeError:  # Python < 3.11.4 has no extraction filters
+                        tar.extractall(sandbox)
+            elif lower.endswith(".zip"):
+                with zipfile.ZipFile(dest) as zf:
+                    zf.extractall(sandbox)
+        log.info("Fetched %s into %s", value, dest)
 
 
 class FatalError(Exception):
@@ -111,6 +149,7 @@ class Agent:
         self.registered = False
         self.registered_master_id = None
         self.needs_registration = threading.Event()
+        self.master_changed = threading.Event()
         self.last_ping = time.monotonic()
         self.ping_window = None
         self.pending_updates = collections.deque()
@@ -418,7 +457,8 @@ class Agent:
         with self.lock:
             from .zkgroup import leader_url
             url = leader_url(st.leader) if st.connected else None
-            if url != self.master_url:
+            leader_id = (st.leader or {}).get("id") if st.connected else None
+            if url != self.master_url or leader_id != (self.master_info or {}).get("id"):
                 if url:
                     log.info("New master detected at %s", st.leader.get("pid", url))
                 else:
@@ -427,6 +467,7 @@ class Agent:
                 self.master_info = st.leader
                 self.registered = False
                 self.needs_registration.set()
+                self.master_changed.set()
 
     def _auth_headers(self):
         if self.credential:
@@ -450,9 +491,13 @@ class Agent:
                 url = self.master_url
             if not url:
                 continue
-            delay = random.uniform(0, min(60.0, backoff * (2 ** attempt))) if attempt else \
-                random.uniform(0, backoff)
-            if self.stop_event.wait(delay):
+            if self.master_changed.is_set():
+                self.master_changed.clear()
+                attempt = 0
+            delay = random.uniform(0, min(60.0, backoff * (2 ** attempt)))
+            if self.master_changed.wait(delay):
+                continue  # a new master was detected while backing off: start over
+            if self.stop_event.is_set():
                 return
             try:
                 ok = self._register_once(url)
@@ -619,7 +664,8 @@ class Agent:
         ctype = container.get("type")
         if ctype == "DOCKER":
             return self.containerizers.get("docker")
-        if ctype == "MESOS" and container.get("docker", {}).get("image"):
+        if ctype == "MESOS" and (container.get("docker", {}).get("image") or
+                                 ((container.get("mesos") or {}).get("image") or {}).get("docker")):
             # MESOS containers with a docker image (UCR) are run with the docker engine as well.
             return self.containerizers.get("docker") if "mesos" in self.containerizers else None
         if ctype in (None, "MESOS"):
@@ -658,9 +704,15 @@ class Agent:
         except OSError as exc:
             self._update(task, "TASK_FAILED", "Failed to create sandbox: %s" % exc, "REASON_CONTAINER_LAUNCH_FAILED")
             return
-        caps = {c.get("type") for c in (self.frameworks.get(task.framework_id) or {}).get("capabilities", [])}
         self._update(task, "TASK_STARTING")
         deadline = time.time() + self.flags.executor_registration_timeout.secs
+        try:
+            fetch_uris(((task.info.get("command") or {}).get("uris") or []), task.sandbox,
+                       self.flags.fetcher_stall_timeout.secs, self.flags.frameworks_home)
+        except (OSError, ValueError) as exc:
+            self._update(task, "TASK_FAILED", "Failed to fetch all URIs for container: %s" % exc,
+                         "REASON_CONTAINER_LAUNCH_FAILED")
+            return
         env = self.task_env(task)
         if cz.name == "mesos":
             env["MESOS_SANDBOX"] = task.sandbox
@@ -685,7 +737,6 @@ class Agent:
         self._update(task, "TASK_RUNNING")
         if task.info.get("health_check"):
             threading.Thread(target=self._health_loop, args=(task,), daemon=True).start()
-        del caps
 
     def kill_task(self, tid, kill_policy=None, reason=None):
         with self.lock:

@@ -53,9 +53,13 @@ def command_env(command):
 
 
 class Docker:
-    def __init__(self, binary="docker", config_dir=None):
+    def __init__(self, binary="docker", config_dir=None, socket_path=None):
         self.binary = binary
         self.config_dir = config_dir
+        self.env = None
+        if socket_path and socket_path != "/var/run/docker.sock":
+            # --docker_socket: point the CLI at another engine socket
+            self.env = dict(os.environ, DOCKER_HOST="unix://%s" % socket_path)
 
     def _cmd(self, args, with_config=False):
         base = [self.binary]
@@ -65,7 +69,8 @@ class Docker:
 
     def run_cli(self, args, timeout=60, with_config=False):
         try:
-            proc = subprocess.run(self._cmd(args, with_config), capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(self._cmd(args, with_config), capture_output=True, text=True, timeout=timeout,
+                                  env=self.env)
         except FileNotFoundError:
             raise LaunchError("Failed to execute '%s': not found" % self.binary)
         except subprocess.TimeoutExpired:
@@ -131,7 +136,7 @@ class DockerContainerizer:
             with open(path, "w") as fh:
                 json.dump(flags.docker_config, fh)
             os.chmod(path, 0o600)
-        self.docker = Docker(flags.docker, config_dir)
+        self.docker = Docker(flags.docker, config_dir, flags.docker_socket)
 
     def container_name(self, container_id):
         return "mesos-%s" % container_id
@@ -140,7 +145,12 @@ class DockerContainerizer:
         """The ``docker run`` argument vector for a task (without the binary)."""
         info = task.info
         container = info.get("container") or {}
-        docker = container.get("docker") or {}
+        docker = dict(container.get("docker") or {})
+        mesos_image = ((container.get("mesos") or {}).get("image") or {})
+        if not docker.get("image") and (mesos_image.get("docker") or {}).get("name"):
+            # a MESOS container with a docker image (Universal Containerizer): run it with the engine
+            docker["image"] = mesos_image["docker"]["name"]
+            docker["force_pull_image"] = not mesos_image.get("cached", True)
         image = docker.get("image")
         if not image:
             raise LaunchError("No docker image specified for task %s" % task.task_id)
@@ -223,10 +233,12 @@ class DockerContainerizer:
 
     def launch(self, task, env, sandbox, deadline):
         info = task.info
-        docker_info = (info.get("container") or {}).get("docker") or {}
-        image = docker_info.get("image")
+        container = info.get("container") or {}
+        docker_info = container.get("docker") or {}
+        mesos_image = ((container.get("mesos") or {}).get("image") or {})
+        image = docker_info.get("image") or (mesos_image.get("docker") or {}).get("name")
         d = self.docker
-        force = bool(docker_info.get("force_pull_image"))
+        force = bool(docker_info.get("force_pull_image")) or (bool(mesos_image) and not mesos_image.get("cached", True))
         remaining = deadline - time.time()
         if remaining <= 0:
             raise LaunchError("Executor registration timed out")
@@ -288,7 +300,7 @@ class DockerContainerizer:
         name = task.container_name or self.container_name(task.container_id)
         try:
             proc = subprocess.run([self.docker.binary, "exec", name, "/bin/sh", "-c", command],
-                                  capture_output=True, timeout=timeout)
+                                  capture_output=True, timeout=timeout, env=self.docker.env)
             return proc.returncode == 0
         except (subprocess.TimeoutExpired, OSError):
             return False

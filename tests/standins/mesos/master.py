@@ -7,7 +7,6 @@ protocol.
 import base64
 import collections
 import concurrent.futures
-import json
 import logging
 import os
 import queue
@@ -15,12 +14,12 @@ import threading
 import time
 import uuid
 
-from standin_common import httpd, recordio
-from standin_common.httpd import HTTPError, Response, json_response
+from standin_common import httpd
+from standin_common.httpd import HTTPError
 
 from . import BUILD_DATE, BUILD_TIME, BUILD_USER, GIT_TAG, VERSION
 from .net import ip_to_uint32
-from .resources import Resources, attributes_v0, normalize_json_resource, parse_resources, ResourceError
+from .resources import Resources, ResourceError, attributes_v0, normalize_json_resource
 
 log = logging.getLogger("master")
 
@@ -202,6 +201,7 @@ class Master:
         self.serving = False
         self.group = None
         self.group_state = None
+        self.leading_node = None  # our group membership while we lead (or led and got disconnected)
         self.leader_info = None
         self.agents = {}
         self.unreachable_agents = {}
@@ -295,10 +295,13 @@ class Master:
     def on_group_change(self, st):
         with self.lock:
             self.group_state = st
-            if st.expired and (self.serving or self.elected_time is not None):
+            if st.expired and self.leading_node is not None:
+                # high-availability.md: a leader disconnected from ZooKeeper (session expired) aborts.
                 log.error("Lost leadership... committing suicide!")
                 logging.shutdown()
                 os._exit(1)
+            if st.connected and st.my_node is not None and not st.am_leader:
+                self.leading_node = None
             quorum_ok = st.connected and st.members >= self.quorum
             self.leader_info = st.leader if quorum_ok else None
             should_serve = bool(st.connected and st.am_leader and quorum_ok)
@@ -307,6 +310,7 @@ class Master:
                             "(--quorum) masters are in the group: not serving", st.members, self.quorum)
             if should_serve and not self.serving:
                 log.info("Elected as the leading master!")
+                self.leading_node = st.my_node
                 self._become_serving()
             elif not should_serve and self.serving:
                 log.warning("No longer the serving leader (connected=%s, leader=%s, members=%d)",

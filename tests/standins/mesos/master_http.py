@@ -1,14 +1,13 @@
 """HTTP endpoints of the master stand-in (v0 endpoints, operator API, scheduler API, internal)."""
-import json
 import logging
 import queue
 import time
 import urllib.parse
 
 from standin_common import recordio
-from standin_common.httpd import HTTPError, Response, json_response, text_response
+from standin_common.httpd import HTTPError, Response, json_response
 
-from .master import HEARTBEAT_INTERVAL, EventStream, _id, _val
+from .master import HEARTBEAT_INTERVAL, EventStream, _val
 
 log = logging.getLogger("master.http")
 

@@ -124,8 +124,12 @@ def basic_auth_header(user, password):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "standin"
-    sys_version = ""
+
+    def send_response(self, code, message=None):
+        # Like the real programs: no "Server" header.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
 
     def log_message(self, fmt, *args):  # noqa: D401 - stdlib signature
         log.debug("HTTP %s - %s", self.client_address[0], fmt % args)
