@@ -215,6 +215,7 @@ from ansible.module_utils.marathon import (
     MarathonTimeout,
     MarathonUnavailable,
     app_differences,
+    app_expected,
     app_subset,
     normalise_app,
     validate_app_id,
@@ -278,7 +279,7 @@ def run(module, client_factory=MarathonClient):
                 result["differences"] = diffs
                 if diffs:
                     result["action"] = "update"
-                before, after = app_subset(want, _config_view(have)), want
+                before, after = app_subset(want, _config_view(have)), app_expected(want, have)
         elif have is not None:
             result["action"] = "delete"
             before, after = _config_view(have), {}

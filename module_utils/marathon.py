@@ -276,17 +276,38 @@ def _collect(want, have, path, key, diffs):
 
 
 def app_subset(want, have, key=None):
-    """The part of ``have`` that corresponds to the keys of ``want`` (for diffs)."""
+    """The part of ``have`` that corresponds to the keys of ``want`` (the diff's before).
+    Values equal under the comparison rules (32 and 32.0) are shown as the user wrote them."""
     if isinstance(want, dict) and isinstance(have, dict):
         if key in EXACT_MAPS:
-            return copy.deepcopy(have)
+            return copy.deepcopy(want) if _equal(want, have, key) else copy.deepcopy(have)
         return dict((k, app_subset(v, have[k], k)) for k, v in want.items() if k in have)
     if isinstance(want, list) and isinstance(have, list):
         out = []
         for i, h in enumerate(have):
             out.append(app_subset(want[i], h, key) if i < len(want) else copy.deepcopy(h))
         return out
+    if not isinstance(want, (dict, list)) and _equal(want, have, key):
+        return copy.deepcopy(want)
     return copy.deepcopy(have)
+
+
+def app_expected(want, have, key=None):
+    """``want`` as Marathon will hold it (the diff's after): port 0 takes the port
+    Marathon assigned."""
+    if isinstance(want, dict):
+        out = {}
+        for k, v in want.items():
+            h = have.get(k) if isinstance(have, dict) else None
+            if key in ANY_PORT_KEYS and _any_port(key, k, v) and _num(h):
+                out[k] = h
+            else:
+                out[k] = app_expected(v, h, k)
+        return out
+    if isinstance(want, list):
+        hl = have if isinstance(have, list) else []
+        return [app_expected(w, hl[i] if i < len(hl) else None, key) for i, w in enumerate(want)]
+    return copy.deepcopy(want)
 
 
 # ---------------------------------------------------------------------------------------
