@@ -275,6 +275,10 @@ class Core:
                                                       "agent_id": status.get("agent_id")}})
             return
         prev = inst.get("state")
+        if prev == "TASK_RUNNING" and state in ("TASK_STAGING", "TASK_STARTING"):
+            # a stale update delivered late (a task never goes back from RUNNING): ignore it
+            log.debug("Ignoring out-of-order %s for running task %s", state, tid)
+            return
         app_rec = self.apps.get(inst["appId"])
         app = app_rec["app"] if app_rec else None
         if state in TERMINAL_STATES:
