@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Runs every check CI runs, in order, and ends with one summary line.
 
-Stages: lint (yamllint + ansible-lint), unit tests (pytest), then each molecule
+Stages: lint (yamllint + ansible-lint), unit tests (pytest), local integration
+tests (pytest against Mesos/Marathon stand-ins and a private ZooKeeper that the
+tests start on loopback; they skip without the zookeeper package), then each molecule
 scenario (create, converge, idempotence, testinfra verify, destroy). Tests are
 counted from the JUnit files pytest writes (unit tests and every scenario's
 verify); a stage that fails outside pytest (lint, converge, idempotence) counts
@@ -9,6 +11,7 @@ as one failed check. The last line is "N passed, N failed".
 
   tests/run_all.py                 everything
   tests/run_all.py unit lint       only those stages
+  tests/run_all.py integration-local
   tests/run_all.py zookeeper       only that scenario
 """
 from __future__ import annotations
@@ -24,6 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JUNIT = os.path.join(ROOT, "build", "junit")
 BIN = os.path.dirname(sys.executable)
 
+# Self-contained integration tests: they start what they need on loopback ports.
+LOCAL_INTEGRATION = ["tests/integration/marathon_app"]
 # Order matters: cheap checks first, then scenarios from small to large.
 SCENARIOS = ["zookeeper", "zookeeper-cluster", "exhibitor-nfs", "exhibitor-s3", "site"]
 
@@ -70,6 +75,10 @@ def main(argv):
     if not wanted or "unit" in wanted:
         stages.append(("unit", [os.path.join(BIN, "pytest"), "-q", "-p", "no:cacheprovider", "tests/unit",
                                 "--junitxml=%s" % os.path.join(JUNIT, "unit.xml")], "unit"))
+    if not wanted or "integration-local" in wanted:
+        stages.append(("integration-local",
+                       [os.path.join(BIN, "pytest"), "-q", "-p", "no:cacheprovider"] + LOCAL_INTEGRATION
+                       + ["--junitxml=%s" % os.path.join(JUNIT, "integration-local.xml")], "integration-local"))
     for scenario in scenarios:
         if not wanted or scenario in wanted:
             stages.append(("molecule " + scenario,

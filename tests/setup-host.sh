@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepares this machine (Debian 12, root) to run the local cluster and the tests:
 # Docker engine, debootstrap, an apt cache for the test hosts, Maven and Java for
-# the Exhibitor build, and make sure dockerd and apt-cacher-ng run. Safe to re-run.
+# the Exhibitor build, ZooKeeper (only its jars: the local integration tests start a
+# private server on a loopback port), and make sure dockerd and apt-cacher-ng run.
+# Safe to re-run.
 set -euo pipefail
 
 need=()
 for pkg in docker.io debootstrap apt-cacher-ng curl ca-certificates git maven default-jdk-headless \
-           python3-venv netcat-openbsd openssh-client; do
+           python3-venv netcat-openbsd openssh-client zookeeper; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
