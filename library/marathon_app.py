@@ -175,8 +175,8 @@ changed:
   returned: always
   type: bool
   sample: true
-action:
-  description: What was done, C(create), C(update), C(delete) or C(none).
+operation:
+  description: What was done (or would be in check mode), C(create), C(update), C(delete) or C(none).
   returned: always
   type: str
   sample: update
@@ -199,7 +199,7 @@ skipped_urls:
   sample: ["http://marathon1:8080: [Errno 111] Connection refused"]
 diff:
   description: Before and after of the compared fields, with O(_ansible_diff).
-  returned: when diff mode is on
+  returned: when diff mode is on and something changed
   type: dict
 """
 
@@ -246,7 +246,7 @@ def _dump(data):
 
 def run(module, client_factory=MarathonClient):
     params = module.params
-    result = dict(changed=False, app=None, deployment_id=None, action="none", differences=[], skipped_urls=[])
+    result = dict(changed=False, app=None, deployment_id=None, operation="none", differences=[], skipped_urls=[])
 
     # All input checks happen before any request.
     try:
@@ -272,32 +272,32 @@ def run(module, client_factory=MarathonClient):
         result["app"] = have
         if params["state"] == "present":
             if have is None:
-                result["action"] = "create"
+                result["operation"] = "create"
                 before, after = {}, want
             else:
                 diffs = app_differences(want, have)
                 result["differences"] = diffs
                 if diffs:
-                    result["action"] = "update"
+                    result["operation"] = "update"
                 before, after = app_subset(want, _config_view(have)), app_expected(want, have)
         elif have is not None:
-            result["action"] = "delete"
+            result["operation"] = "delete"
             before, after = _config_view(have), {}
 
-        result["changed"] = result["action"] != "none"
+        result["changed"] = result["operation"] != "none"
         if not module.check_mode:
-            if result["action"] == "create":
+            if result["operation"] == "create":
                 try:
                     result["deployment_id"] = client.create_app(want, force=params["force"], deadline=deadline)
                 except MarathonHTTPError as exc:
                     # created meanwhile by someone else: update it instead
                     if exc.status != 409 or client.get_app(app_id) is None:
                         raise
-                    result["action"] = "update"
+                    result["operation"] = "update"
                     result["deployment_id"] = client.update_app(want, force=params["force"], deadline=deadline)
-            elif result["action"] == "update":
+            elif result["operation"] == "update":
                 result["deployment_id"] = client.update_app(want, force=params["force"], deadline=deadline)
-            elif result["action"] == "delete":
+            elif result["operation"] == "delete":
                 result["deployment_id"] = client.delete_app(app_id, force=params["force"], deadline=deadline)
 
             absent = params["state"] == "absent"
@@ -321,7 +321,7 @@ def run(module, client_factory=MarathonClient):
 
     result["url"] = client.urls[client.current]
     result["skipped_urls"] = ["%s: %s" % e for e in client.failed_over]
-    if module._diff and before is not None:
+    if module._diff and result["changed"]:
         result["diff"] = {"before": _dump(before) if before else "", "after": _dump(after) if after else "",
                           "before_header": "%s (Marathon)" % app_id, "after_header": "%s (Marathon)" % app_id}
     module.exit_json(**result)

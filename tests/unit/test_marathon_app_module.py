@@ -70,7 +70,7 @@ def test_create_waits_and_returns_the_app():
     })
     done = run(fake, diff=True, app={"id": "t/web", "instances": 2, "cmd": HAVE["cmd"]})
     r = done.result
-    assert not done.failed and r["changed"] and r["action"] == "create" and r["deployment_id"] == "d1"
+    assert not done.failed and r["changed"] and r["operation"] == "create" and r["deployment_id"] == "d1"
     assert r["app"]["tasksRunning"] == 2
     assert r["diff"]["before"] == "" and '"instances": 2' in r["diff"]["after"]
     posted = [c for c in fake.calls if c[0] == "POST"][0][2]
@@ -82,14 +82,14 @@ def test_unchanged_is_not_written():
     done = run(fake, diff=True, app={"id": "/t/web", "instances": 2, "mem": 32, "env": {"A": 1}})
     assert not done.failed and not done.result["changed"] and done.result["deployment_id"] is None
     assert {c[0] for c in fake.calls} == {"GET"}
-    assert done.result["diff"]["before"] == done.result["diff"]["after"]
+    assert "diff" not in done.result
 
 
 def test_update_diff_and_check_mode_write_nothing():
     fake = FakeMarathon({("GET", APP_PATH): [(200, {"app": HAVE})]})
     done = run(fake, check_mode=True, diff=True, app={"id": "/t/web", "instances": 3})
     r = done.result
-    assert r["changed"] and r["action"] == "update" and r["differences"] == ["instances"]
+    assert r["changed"] and r["operation"] == "update" and r["differences"] == ["instances"]
     assert '"instances": 2' in r["diff"]["before"] and '"instances": 3' in r["diff"]["after"]
     assert "backoffFactor" not in r["diff"]["before"]           # only the compared subset
     assert [c[0] for c in fake.calls] == ["GET"]
@@ -130,7 +130,7 @@ def test_create_race_falls_back_to_update():
         ("PUT", "/v2/apps/t/web"): [(200, {"deploymentId": "d4"})],
     })
     done = run(fake, wait=False, app={"id": "/t/web", "instances": 2})
-    assert not done.failed and done.result["action"] == "update" and done.result["deployment_id"] == "d4"
+    assert not done.failed and done.result["operation"] == "update" and done.result["deployment_id"] == "d4"
 
 
 @pytest.mark.parametrize("routes,fragment,status", [

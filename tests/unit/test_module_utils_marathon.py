@@ -503,3 +503,18 @@ def test_subset_and_expected_hide_equivalent_values():
     assert m.app_subset(want, HAVE) == {"id": "/t/web", "mem": 32,
                                         "portDefinitions": [{"port": 10000, "name": "http"}]}
     assert m.app_expected(want, HAVE) == m.app_subset(want, HAVE)
+
+
+def test_client_imports_standalone_without_ansible():
+    """The git-push builder imports the client on its own: stdlib only, no ansible import."""
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = ("import sys; sys.path.insert(0, %r); import marathon; "
+            "c = marathon.MarathonClient('http://127.0.0.1:1'); "
+            "assert not [k for k in sys.modules if k.startswith('ansible')], 'ansible imported'; "
+            "print(marathon.validate_app_id('a/b'))" % os.path.join(root, "module_utils"))
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "/a/b"
