@@ -77,8 +77,9 @@ class MarathonHTTPError(MarathonError):
 class MarathonUnavailable(MarathonError):
     """No Marathon instance could be reached; ``errors`` has one (url, reason) per instance."""
 
-    def __init__(self, method, path, errors):
+    def __init__(self, method, path, errors, no_leader=False):
         self.errors = errors
+        self.no_leader = no_leader
         detail = "; ".join("%s: %s" % (u, e) for u, e in errors)
         super(MarathonUnavailable, self).__init__("%s %s: no Marathon instance answered (%s)"
                                                   % (method, path, detail))
@@ -375,7 +376,7 @@ class MarathonClient(object):
     """
 
     def __init__(self, urls, username=None, password=None, validate_certs=True, timeout=10.0,
-                 transport=None, sleep=time.sleep, clock=time.monotonic, poll_interval=1.0):
+                 transport=None, sleep=time.sleep, clock=time.monotonic, poll_interval=1.0, leader_wait=30.0):
         if isinstance(urls, str):
             urls = [u.strip() for u in urls.split(",")]
         urls = [u.rstrip("/") for u in (urls or []) if isinstance(u, str) and u.strip()]
@@ -397,6 +398,7 @@ class MarathonClient(object):
         self.sleep = sleep
         self.clock = clock
         self.poll_interval = poll_interval
+        self.leader_wait = leader_wait  # seconds to retry while instances answer 503 (no leader)
         self.failed_over = []  # (url, reason) of instances skipped during this client's life
 
     # -- raw requests ----------------------------------------------------------------------
@@ -408,8 +410,10 @@ class MarathonClient(object):
     def request(self, method, path, body=None, params=None, ok=(200, 201, 202, 204)):
         """(status, JSON body or None, headers) from the first instance that answers.
 
-        Connection errors and 502/503/504 move on to the next URL. Any other status not
-        in ``ok`` raises MarathonHTTPError with the URL and status.
+        Connection errors and 502/503/504 move on to the next URL. When every URL failed
+        and one answered 503 (Marathon without a leader, during an election), the round is
+        repeated for up to ``leader_wait`` seconds. Any other status not in ``ok`` raises
+        MarathonHTTPError with the URL and status.
         """
         query = ("?" + urllib.parse.urlencode(params)) if params else ""
         data = None
@@ -417,11 +421,24 @@ class MarathonClient(object):
         if body is not None:
             data = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
+        give_up = self.clock() + self.leader_wait
+        while True:
+            try:
+                return self._request_once(method, path + query, data, headers, ok)
+            except MarathonUnavailable as exc:
+                # An instance answered but has no leader (election in progress after the
+                # leader died): try again for a little while.
+                if not exc.no_leader or self.clock() >= give_up:
+                    raise
+                self.sleep(self.poll_interval)
+
+    def _request_once(self, method, path, data, headers, ok):
         errors = []
+        no_leader = False
         n = len(self.urls)
         for attempt in range(n):
             idx = (self.current + attempt) % n
-            url = self.urls[idx] + path + query
+            url = self.urls[idx] + path
             try:
                 status, rheaders, raw = self._send(method, url, data, headers)
             except (OSError, ValueError) as exc:
@@ -430,6 +447,7 @@ class MarathonClient(object):
             if status in RETRYABLE_STATUS:
                 msg, _ = _message(raw)
                 errors.append((self.urls[idx], "HTTP %d: %s" % (status, msg)))
+                no_leader = no_leader or status == 503
                 continue
             if idx != self.current:
                 self.failed_over.extend(errors)
@@ -444,7 +462,7 @@ class MarathonClient(object):
             except (ValueError, UnicodeDecodeError) as exc:
                 raise MarathonHTTPError(method, url, status, "the answer is not valid JSON (%s): %r"
                                         % (exc, raw[:200]))
-        raise MarathonUnavailable(method, path, errors)
+        raise MarathonUnavailable(method, path.split("?")[0], errors, no_leader)
 
     @staticmethod
     def _app_path(app_id):
@@ -493,7 +511,12 @@ class MarathonClient(object):
                     continue
                 if deadline is None or self.clock() >= deadline:
                     raise
-                self.wait_deployments(locking, deadline)
+                try:
+                    self.wait_deployments(locking, deadline)
+                except MarathonTimeout as timeout:
+                    raise MarathonTimeout("%s %s answered 409 (the app is locked by deployment(s) %s; set "
+                                          "force to override) and waiting for them failed: %s"
+                                          % (method, exc.url, ", ".join(locking), timeout), timeout.state)
 
     @staticmethod
     def _deployment_id(answer, headers):

@@ -166,10 +166,28 @@ class StandinStack:
                 "--master", "127.0.0.1:%d" % self.master_port,
                 "--zk", "zk://127.0.0.1:%d/marathon" % self.zk_port, "--hostname", "127.0.0.1",
                 "--http_port", str(self.marathon_ports[i]), "--http_address", "127.0.0.1",
-                "--min_revive_offers_interval", "500"]
+                "--min_revive_offers_interval", "500", "--zk_session_timeout", "3000"]
         if self.credentials:
             argv += ["--http_credentials", self.credentials]
         self.procs["marathon%d" % i] = Proc("marathon%d" % i, argv, self.tmp)
+
+    def marathon_leader(self):
+        """Index of the Marathon instance that leads, or None."""
+        for i, url in enumerate(self.marathon_urls):
+            if not self.procs["marathon%d" % i].alive():
+                continue
+            try:
+                leader = self.get_json(url + "/v2/leader").get("leader")
+            except (OSError, ValueError):
+                continue
+            for j, port in enumerate(self.marathon_ports):
+                if leader == "127.0.0.1:%d" % port:
+                    return j
+        return None
+
+    def kill(self, name):
+        """SIGKILL one process (a crash: no clean hand-over)."""
+        self.procs[name].stop(signal.SIGKILL)
 
     def stop(self):
         for name in reversed(list(self.procs)):

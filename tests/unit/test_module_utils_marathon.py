@@ -518,3 +518,31 @@ def test_client_imports_standalone_without_ansible():
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "/a/b"
+
+
+def test_no_leader_is_retried_until_an_instance_leads():
+    """m1 is dead, m2 answers 503 (election in progress) twice, then has a leader."""
+    fake = FakeMarathon({("GET", APP_PATH): [(200, {"app": HAVE})]}, dead=["http://m1:8080"],
+                        unavailable=["http://m2:8080"])
+    real_call = fake.__call__
+    answers = {"n": 0}
+
+    def transport(method, url, body, headers, timeout):
+        if url.startswith("http://m2:8080"):
+            answers["n"] += 1
+            if answers["n"] > 2:
+                fake.unavailable.clear()
+        return real_call(method, url, body, headers, timeout)
+    client = m.MarathonClient(["http://m1:8080", "http://m2:8080"], transport=transport, sleep=fake.sleep,
+                              clock=fake.clock)
+    assert client.get_app("/t/web")["id"] == "/t/web"
+    assert answers["n"] == 3 and fake.now == 2.0
+
+
+def test_no_leader_gives_up_after_leader_wait():
+    fake = FakeMarathon(unavailable=["http://m1:8080"])
+    client = client_for(fake, leader_wait=5)
+    with pytest.raises(m.MarathonUnavailable) as exc:
+        client.get_app("/t/web")
+    assert exc.value.no_leader and "HTTP 503: Could not determine the current leader" in str(exc.value)
+    assert 5 <= fake.now <= 6

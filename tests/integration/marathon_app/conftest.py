@@ -8,12 +8,11 @@ from paas_testlib.standin_stack import StackError, StandinStack, zookeeper_class
 CREDENTIALS = ("ops", "marathon-itest-pw")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def _stack(tmp_path_factory, marathons):
     if zookeeper_classpath() is None:
         pytest.skip("ZooKeeper is not installed (apt-get install zookeeper)")
     tmp = str(tmp_path_factory.mktemp("marathon-stack"))
-    s = StandinStack(tmp, marathons=1, credentials="%s:%s" % CREDENTIALS)
+    s = StandinStack(tmp, marathons=marathons, credentials="%s:%s" % CREDENTIALS)
     try:
         s.start()
     except StackError as exc:
@@ -21,6 +20,23 @@ def stack(tmp_path_factory):
         if "ZooKeeper" in str(exc):
             pytest.skip("ZooKeeper could not be started: %s" % str(exc)[:300])
         raise
+    return s
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """One Marathon."""
+    s = _stack(tmp_path_factory, 1)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def ha_stack(tmp_path_factory):
+    """Two Marathons (leader + standby) sharing one ZooKeeper state."""
+    s = _stack(tmp_path_factory, 2)
     try:
         yield s
     finally:
