@@ -327,21 +327,21 @@ def run(module, client_factory=MarathonClient):
     module.exit_json(**result)
 
 
+ARGUMENT_SPEC = dict(
+    url=dict(type="raw", required=True),
+    app=dict(type="dict", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    force=dict(type="bool", default=False),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=600),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", default=True),
+)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type="raw", required=True),
-            app=dict(type="dict", required=True),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            force=dict(type="bool", default=False),
-            wait=dict(type="bool", default=True),
-            wait_timeout=dict(type="int", default=600),
-            username=dict(type="str"),
-            password=dict(type="str", no_log=True),
-            validate_certs=dict(type="bool", default=True),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     run(module)
 
 

@@ -165,3 +165,23 @@ def test_wait_timeout_fails_with_deployment_state():
     assert done.failed and "timed out after 5 s" in done.result["msg"]
     assert "d5 step 1/1 (ScaleApplication /t/web)" in done.result["msg"]
     assert done.result["deployment_id"] == "d5"
+
+
+def test_documentation_matches_the_argument_spec():
+    import yaml
+    doc = yaml.safe_load(marathon_app.DOCUMENTATION)
+    options = doc["options"]
+    assert set(options) == set(marathon_app.ARGUMENT_SPEC) == {
+        "url", "app", "state", "force", "wait", "wait_timeout", "username", "password", "validate_certs"}
+    for name, spec in marathon_app.ARGUMENT_SPEC.items():
+        assert options[name]["type"] == spec["type"], name
+        assert options[name].get("default") == spec.get("default"), name
+        assert options[name].get("required", False) == spec.get("required", False), name
+        assert options[name].get("choices") == spec.get("choices"), name
+    assert marathon_app.ARGUMENT_SPEC["password"]["no_log"] is True
+    assert doc["attributes"]["check_mode"]["support"] == "full"
+    assert doc["attributes"]["diff_mode"]["support"] == "full"
+    assert doc["attributes"]["platform"]["platforms"] == "posix"
+    returned = yaml.safe_load(marathon_app.RETURN)
+    assert {"app", "deployment_id", "changed"} <= set(returned)
+    yaml.safe_load(marathon_app.EXAMPLES)
