@@ -3,7 +3,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for sub in ("filter_plugins", "lookup_plugins", "library", ""):
+for sub in ("filter_plugins", "lookup_plugins", "library", "tests", ""):
     path = os.path.join(ROOT, sub)
     if path not in sys.path:
         sys.path.insert(0, path)

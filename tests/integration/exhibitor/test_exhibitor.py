@@ -1,0 +1,244 @@
+"""Three ZooKeeper servers run by the real Exhibitor. Hosts come from
+PAAS_EXHIBITOR_SERVERS (inventory name=address); PAAS_EXHIBITOR_CONFIG_TYPE says
+where the shared configuration lives (file: a directory shared by the three
+hosts, standing in for the NFS export; s3: a bucket on the scenario's S3 server)."""
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+import testinfra.utils.ansible_runner
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException
+from kazoo.retry import KazooRetry
+
+from paas_testlib import zk as zkprobe
+from paas_testlib.ansible_run import failed_task_messages, run_playbook
+
+INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
+testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("zookeeper")
+
+SERVERS = dict(item.split("=") for item in os.environ["PAAS_EXHIBITOR_SERVERS"].split(","))
+CONFIG_TYPE = os.environ["PAAS_EXHIBITOR_CONFIG_TYPE"]
+CONVERGE = os.environ["PAAS_SCENARIO_CONVERGE"]
+ZK_HOSTS = ",".join("%s:2181" % a for a in SERVERS.values())
+ZOO_CFG = "/opt/zookeeper-exhibitor/conf/zoo.cfg"
+
+
+def docker_exec(name, *cmd):
+    return subprocess.run(["docker", "exec", name] + list(cmd), capture_output=True, text=True, timeout=120)
+
+
+def zk_pid(name):
+    """PID of the ZooKeeper server process Exhibitor started on a host ('' when none)."""
+    return docker_exec(name, "pgrep", "-f", "QuorumPeerMain").stdout.strip()
+
+
+def cluster_list(address):
+    with urllib.request.urlopen("http://%s:8080/exhibitor/v1/cluster/list" % address, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def roles():
+    return {n: zkprobe.mode("%s:2181" % a) for n, a in SERVERS.items()}
+
+
+def wait_all_serving(timeout=180):
+    return zkprobe.wait_for(lambda: sorted(roles().values()) == ["follower", "follower", "leader"], timeout,
+                            interval=2, message="one leader and two followers")
+
+
+def test_exhibitor_runs_zookeeper_not_systemd(host):
+    assert host.service("exhibitor").is_enabled
+    assert host.service("exhibitor").is_running
+    zk_unit = host.service("zookeeper")
+    assert not zk_unit.is_running and not zk_unit.is_enabled
+    # ZooKeeper is Exhibitor's child: same user, started from Exhibitor's install directory.
+    procs = [p for p in host.process.filter(comm="java") if "QuorumPeerMain" in p.args]
+    assert len(procs) == 1
+    assert procs[0].user == "exhibitor"
+    assert ZOO_CFG in procs[0].args
+
+
+def test_one_leader_two_followers():
+    assert sorted(roles().values()) == ["follower", "follower", "leader"]
+
+
+def test_every_server_has_the_same_servers_spec():
+    expected = sorted("server.%s=%s:2888:3888" % (i, a) for i, a in enumerate(SERVERS.values(), start=1))
+    for name in SERVERS:
+        cfg = docker_exec(name, "cat", ZOO_CFG).stdout
+        # Exhibitor writes zoo.cfg as Java properties: "server.1=a\\:2888\\:3888".
+        lines = sorted(line.replace("\\", "").split(";")[0] for line in cfg.splitlines()
+                       if line.startswith("server."))
+        assert lines == expected, name
+        assert "4lw.commands.whitelist=srvr,ruok,mntr" in cfg
+
+
+def test_myid_is_the_inventory_id():
+    for index, name in enumerate(SERVERS, start=1):
+        assert docker_exec(name, "cat", "/var/lib/zookeeper/myid").stdout.strip() == str(index)
+
+
+def test_cluster_list_names_every_server_on_every_host():
+    for address in SERVERS.values():
+        answer = cluster_list(address)
+        assert sorted(answer["servers"]) == sorted(SERVERS.values())
+        assert answer["port"] == 2181
+
+
+def test_exhibitor_status_reports_serving():
+    with urllib.request.urlopen("http://%s:8080/exhibitor/v1/cluster/status" % next(iter(SERVERS.values())),
+                                timeout=5) as resp:
+        status = json.loads(resp.read())
+    assert sorted(s["hostname"] for s in status) == sorted(SERVERS.values())
+    assert all(s["description"] == "serving" for s in status), status
+    assert sum(1 for s in status if s["isLeader"]) == 1
+
+
+def test_data_written_under_systemd_survived_the_switch():
+    client = KazooClient(hosts=ZK_HOSTS, timeout=10)
+    client.start(timeout=15)
+    try:
+        data, _stat = client.get("/before-switch")
+    finally:
+        client.stop()
+        client.close()
+    assert data == b"written under systemd"
+
+
+def test_discovery_lookup_reads_exhibitor():
+    playbook = os.path.join(os.path.dirname(__file__), "discover.yml")
+    urls = ["http://%s:8080" % a for a in SERVERS.values()]
+    result = run_playbook(playbook, extra_vars={"urls": ["http://127.0.0.1:9"] + urls, "fallback": ["inventory:2181"]})
+    assert result.rc == 0, failed_task_messages(result.output)
+    data = json.loads(result.output[result.output.index("{"):result.output.rindex("}") + 1])
+    found = data["plays"][0]["tasks"][0]["hosts"]["localhost"]["ansible_facts"]["paas_zk_hosts"]
+    assert sorted(found) == sorted("%s:2181" % a for a in SERVERS.values())
+
+
+class Writer(threading.Thread):
+    """Writes a sequential znode every 100 ms; counts successes and failures."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.ok = 0
+        self.errors = []
+        self.stop = threading.Event()
+
+    def run(self):
+        client = KazooClient(hosts=ZK_HOSTS, timeout=10,
+                             connection_retry=KazooRetry(max_tries=-1, delay=0.2, max_delay=1))
+        client.start(timeout=15)
+        try:
+            client.ensure_path(self.path)
+            while not self.stop.is_set():
+                try:
+                    client.create(self.path + "/w-", b"x", sequence=True)
+                    self.ok += 1
+                except KazooException as exc:
+                    self.errors.append(repr(exc))
+                time.sleep(0.1)
+        finally:
+            client.stop()
+            client.close()
+
+
+def break_config_store():
+    """Take the shared configuration away from every Exhibitor, as an NFS server
+    that goes down (file) or an S3 endpoint that stops answering (s3) would."""
+    if CONFIG_TYPE == "file":
+        for name in SERVERS:
+            docker_exec(name, "chmod", "000", "/srv/exhibitor-shared")
+    else:
+        subprocess.run(["docker", "pause", os.environ["PAAS_S3_CONTAINER"]], check=True)
+
+
+def restore_config_store():
+    if CONFIG_TYPE == "file":
+        for name in SERVERS:
+            docker_exec(name, "chmod", "2770", "/srv/exhibitor-shared")
+    else:
+        subprocess.run(["docker", "unpause", os.environ["PAAS_S3_CONTAINER"]], check=True)
+
+
+def test_config_store_outage_keeps_quorum_and_restarts_nothing():
+    """NFS (or S3) is not a hard dependency: with the shared config gone, ZooKeeper
+    keeps its quorum and clients keep writing; when it comes back Exhibitor
+    restarts nothing."""
+    wait_all_serving()
+    pids = {name: zk_pid(name) for name in SERVERS}
+    assert all(pids.values())
+    writer = Writer("/outage-%d" % int(time.time()))
+    writer.start()
+    try:
+        time.sleep(2)
+        break_config_store()
+        try:
+            # Several of Exhibitor's configuration checks (5 s in this scenario).
+            time.sleep(25)
+            during = writer.ok
+            assert sorted(roles().values()) == ["follower", "follower", "leader"]
+        finally:
+            restore_config_store()
+        time.sleep(20)
+    finally:
+        writer.stop.set()
+        writer.join(30)
+    assert writer.errors == []
+    assert during > 100, "only %d writes during the outage" % during
+    assert {name: zk_pid(name) for name in SERVERS} == pids, "ZooKeeper was restarted"
+    wait_all_serving(30)
+
+
+def test_exhibitor_restarts_a_killed_leader_and_the_ensemble_fails_over():
+    wait_all_serving()
+    before = roles()
+    leader = [n for n, r in before.items() if r == "leader"][0]
+    old_pid = zk_pid(leader)
+    docker_exec(leader, "kill", "-9", old_pid)
+    # The two others elect a new leader at once.
+    zkprobe.wait_for(lambda: [n for n, r in roles().items() if r == "leader" and n != leader], 60,
+                     interval=1, message="a new leader among the others")
+    # Exhibitor notices and starts the killed server again; it rejoins as follower.
+    zkprobe.wait_for(lambda: zk_pid(leader) not in ("", old_pid), 150, interval=2,
+                     message="Exhibitor restarting ZooKeeper on %s" % leader)
+    wait_all_serving()
+    assert roles()[leader] == "follower"
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"exhibitor_config_type": "nfs"}, "exhibitor_config_type"),
+    ({"exhibitor_config_type": "s3", "exhibitor_s3_bucket": ""}, "exhibitor_s3_bucket"),
+    ({"exhibitor_servers_spec": "S:1:elsewhere-1,S:2:elsewhere-2,S:3:elsewhere-3"}, "not in the servers spec"),
+    ({"zookeeper_id": 2}, "zookeeper_id"),
+    ({"exhibitor_install_method": "url"}, "exhibitor_jar_url"),
+])
+def test_bad_input_fails_before_any_change(extra, needle):
+    pids = {name: zk_pid(name) for name in SERVERS}
+    result = run_playbook(CONVERGE, inventory=INVENTORY, extra_vars=extra)
+    assert result.rc != 0
+    messages = " ".join(failed_task_messages(result.output))
+    assert needle in messages, messages
+    assert result.changed() == 0
+    assert {name: zk_pid(name) for name in SERVERS} == pids
+
+
+def read_shared_config():
+    if CONFIG_TYPE == "file":
+        return docker_exec(next(iter(SERVERS)), "cat", "/srv/exhibitor-shared/exhibitor.properties").stdout
+    import boto3
+    access, secret = os.environ["PAAS_S3_ACCESS"].split(":", 1)
+    s3 = boto3.client("s3", endpoint_url=os.environ["PAAS_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id=access, aws_secret_access_key=secret)
+    return s3.get_object(Bucket=os.environ["PAAS_S3_BUCKET"], Key=os.environ["PAAS_S3_KEY"])["Body"].read().decode()
+
+
+def test_shared_config_holds_the_servers_spec():
+    text = read_shared_config()
+    spec = ",".join("S\\:%d\\:%s" % (i, a) for i, a in enumerate(SERVERS.values(), start=1))
+    assert "com.netflix.exhibitor.servers-spec=%s" % spec in text
