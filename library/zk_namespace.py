@@ -16,9 +16,9 @@ description:
     C(changed=false).
   - Missing parents of O(path) are created with ZooKeeper's default open ACL, so that sibling
     namespaces can be created next to each other; lock parents with another task if needed.
-  - Runs where the task runs: the host needs the C(kazoo) Python library and network access to
+  - Runs where the task runs. The host needs the C(kazoo) Python library and network access to
     the ensemble. On this project's controller C(kazoo) comes from C(requirements.txt), so the
-    usual pattern is C(delegate_to: localhost).
+    usual pattern is to delegate the task to C(localhost).
 version_added: "1.0.0"
 author: PaaS maintainers
 requirements:
@@ -49,8 +49,8 @@ options:
     type: str
   nodes:
     description:
-      - Child znodes to create below the root, as relative path -> data, for example
-        C({marathon: "", "config/owner": acme}). Intermediate nodes are created with empty data.
+      - "Child znodes to create below the root, as relative path -> data, for example
+        C({marathon: '', 'config/owner': acme}). Intermediate nodes are created with empty data."
       - A value of C(null) creates the node with empty data and leaves existing data alone.
       - Keys are validated like O(path) but relative.
     type: dict
