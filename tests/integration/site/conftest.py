@@ -1,4 +1,5 @@
 """The whole-site scenario: addresses come from the scenario's verifier env."""
+import json
 import os
 import subprocess
 import sys
@@ -85,3 +86,19 @@ def app_image(site):
                 res = docker_exec(agent, "docker", "load", stdin=fh, timeout=300)
             assert res.returncode == 0, res.stderr
     return site.image
+
+
+def record_timing(name, seconds):
+    """Print a measured duration and keep it in build/site-timings.json."""
+    root = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.dirname(TESTS))
+    path = os.path.join(root, "build", "site-timings.json")
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        data = {}
+    data[name] = round(seconds, 1)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+    print("TIMING %s: %.1f s" % (name, seconds))

@@ -10,7 +10,7 @@ import yaml
 
 from paas_testlib import mesos as mh
 from paas_testlib.ansible_run import run_playbook, failed_task_messages
-from conftest import docker_exec
+from conftest import docker_exec, record_timing
 
 ROOT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -44,7 +44,7 @@ def test_changed_rack_reregisters_one_agent(site):
         run = run_playbook(os.path.join(ROOT, "playbooks", "mesos.yml"), inventory=inventory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("TIMING attribute_change_converge_seconds: %.1f" % run.seconds)
+    record_timing("attribute_change_converge_seconds", run.seconds)
     assert run.rc == 0, failed_task_messages(run.output)
     assert run.changed("agent1") > 0
     assert run.changed("agent2") == 0
