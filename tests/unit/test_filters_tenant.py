@@ -1,0 +1,188 @@
+"""tenant_name_errors and marathon_flags (filter_plugins/tenant_filters.py), and
+library/mesos_role.py run() with a fake master."""
+import pytest
+from ansible.errors import AnsibleFilterError
+
+import mesos_role
+from tenant_filters import RESERVED, TENANT_NAME_RULE, marathon_flags, tenant_name_errors
+
+
+@pytest.mark.parametrize("name", ["acme", "abc", "a-b", "team-42", "a" * 32, "x1y", "globex-corp"])
+def test_valid_names(name):
+    assert tenant_name_errors(name) == []
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("Acme", "does not start with a lowercase letter"),
+    ("aCme", "contains 'C'"),
+    ("1acme", "does not start with a lowercase letter"),
+    ("-acme", "does not start with a lowercase letter"),
+    ("acme-", "ends with '-'"),
+    ("ab", "2 characters"),
+    ("a", "1 characters"),
+    ("", "0 characters"),
+    ("a" * 33, "33 characters"),
+    ("acme_corp", "contains '_'"),
+    ("acme.corp", "contains '.'"),
+    ("acme corp", "contains ' '"),
+    ("acme/x", "contains '/'"),
+    ("../acme", "contains '.', '/'"),
+    ("acmé", "contains 'é'"),
+    ("acme\n", "contains '\\n'"),
+    ("marathon", "reserved"),
+    ("mesos", "reserved"),
+    ("zookeeper", "reserved"),
+    ("paas", "reserved"),
+    ("system", "reserved"),
+    ("admin", "reserved"),
+    ("root", "reserved"),
+    ("super", "reserved"),
+    ("ACME", "contains 'A', 'C', 'E', 'M'"),
+])
+def test_invalid_names_state_the_rule(name, fragment):
+    problems = tenant_name_errors(name)
+    assert len(problems) == 1
+    assert fragment in problems[0]
+    assert problems[0].startswith("tenant_name ")
+    assert TENANT_NAME_RULE in problems[0]
+
+
+@pytest.mark.parametrize("value", [None, 42, True, ["acme"], {"name": "acme"}])
+def test_non_strings_are_problems(value):
+    problems = tenant_name_errors(value)
+    assert problems and "tenant_name must be a string" in problems[0]
+
+
+def test_reserved_list_is_configurable():
+    assert tenant_name_errors("marathon", reserved=[]) == []
+    assert "reserved" in tenant_name_errors("acme", reserved=["acme"])[0]
+    assert "marathon" in RESERVED
+
+
+@pytest.mark.parametrize("reserved", ["marathon", 5, {"a": 1}])
+def test_bad_reserved_list_raises(reserved):
+    with pytest.raises(AnsibleFilterError, match="tenant_name_errors: reserved"):
+        tenant_name_errors("acme", reserved=reserved)
+
+
+@pytest.mark.parametrize("flags,expected", [
+    ({}, ""),
+    ({"zk": "zk://a:2181/x"}, "--zk zk://a:2181/x"),
+    ({"b": 1, "a": True, "c": False, "d": None}, "--a --b 1"),
+    ({"http_realm": "my realm"}, "--http_realm 'my realm'"),
+    ({"x": "$(rm -rf /)"}, "--x '$(rm -rf /)'"),
+])
+def test_marathon_flags(flags, expected):
+    assert marathon_flags(flags) == expected
+
+
+@pytest.mark.parametrize("flags,fragment", [
+    (["--zk"], "expects a dict"),
+    ({"--zk": "x"}, "flag names"),
+    ({"Zk": "x"}, "flag names"),
+    ({"zk": ["a"]}, "value of zk"),
+])
+def test_marathon_flags_errors(flags, fragment):
+    with pytest.raises(AnsibleFilterError, match="marathon_flags") as err:
+        marathon_flags(flags)
+    assert fragment in str(err.value)
+
+
+# --- mesos_role ---------------------------------------------------------------
+
+class Done(Exception):
+    def __init__(self, failed, result):
+        super().__init__(result.get("msg"))
+        self.failed = failed
+        self.result = result
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, **params):
+        self.params = dict(url="http://m1:5050", role="acme", state="present", quota={}, framework_name=None,
+                           force=False, username=None, password=None, timeout=10)
+        self.params.update(params)
+        self.check_mode = check_mode
+
+    def fail_json(self, **kw):
+        raise Done(True, kw)
+
+    def exit_json(self, **kw):
+        raise Done(False, kw)
+
+
+class FakeMaster:
+    quota = {}
+    frameworks_ = []
+    calls = []
+
+    def __init__(self, urls, username, password, timeout):
+        self.urls = urls
+
+    def find_leader(self):
+        return "http://m2:5050"
+
+    def get_quota(self, role):
+        return dict(FakeMaster.quota.get(role, {}))
+
+    def set_quota(self, role, limits, force=False):
+        FakeMaster.calls.append(("set_quota", role, limits, force))
+        FakeMaster.quota[role] = dict(limits)
+
+    def frameworks(self):
+        return FakeMaster.frameworks_
+
+    def teardown(self, fid):
+        FakeMaster.calls.append(("teardown", fid))
+        FakeMaster.frameworks_ = [f for f in FakeMaster.frameworks_ if f["id"] != fid]
+
+
+@pytest.fixture(autouse=True)
+def fresh_master():
+    FakeMaster.quota, FakeMaster.frameworks_, FakeMaster.calls = {}, [], []
+
+
+def run_role(check_mode=False, **params):
+    with pytest.raises(Done) as done:
+        mesos_role.run(FakeModule(check_mode=check_mode, **params), master_factory=FakeMaster)
+    return done.value
+
+
+def test_quota_is_set_once():
+    first = run_role(quota={"cpus": 4, "mem": "8192"})
+    assert not first.failed and first.result["changed"] and first.result["quota"] == {"cpus": 4.0, "mem": 8192.0}
+    second = run_role(quota={"cpus": 4.0, "mem": 8192})
+    assert not second.result["changed"]
+    assert len(FakeMaster.calls) == 1
+
+
+def test_check_mode_writes_nothing():
+    done = run_role(check_mode=True, quota={"cpus": 1})
+    assert done.result["changed"] and FakeMaster.calls == []
+
+
+def test_absent_removes_quota_and_tears_down_only_the_named_framework_of_the_role():
+    FakeMaster.quota = {"acme": {"cpus": 2.0}}
+    FakeMaster.frameworks_ = [{"id": "f1", "name": "acme", "role": "acme"},
+                              {"id": "f2", "name": "acme", "roles": ["other"]},
+                              {"id": "f3", "name": "globex", "role": "globex"}]
+    done = run_role(state="absent")
+    assert done.result["changed"] and done.result["torn_down"] == ["f1"]
+    assert ("set_quota", "acme", {}, True) in FakeMaster.calls
+    again = run_role(state="absent")
+    assert not again.result["changed"] and again.result["torn_down"] == []
+
+
+@pytest.mark.parametrize("params,fragment", [
+    (dict(url="m1:5050"), "url: must be a Mesos master base URL"),
+    (dict(url=[]), "url:"),
+    (dict(role="a/b"), "role: must be a Mesos role name"),
+    (dict(role=".."), "role:"),
+    (dict(quota={"cpus": "many"}), "quota.cpus: must be a number"),
+    (dict(quota={"mem": -1}), "quota.mem"),
+    (dict(quota={"ports": 5}), "quota.ports"),
+])
+def test_mesos_role_bad_input_fails_before_any_request(params, fragment):
+    done = run_role(**params)
+    assert done.failed and fragment in done.result["msg"]
+    assert FakeMaster.calls == []
