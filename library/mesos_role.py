@@ -25,6 +25,8 @@ options:
     description:
       - Base URL of a Mesos master (C(http://master1:5050)), or a list of them; they are asked in turn
         where the leader is.
+      - Or the masters' ZooKeeper URL (C(zk://zk1:2181,zk2:2181/mesos)), as given to the masters' C(--zk);
+        the leader is the member of that group with the lowest sequence number (needs C(kazoo)).
     type: raw
     required: true
   role:
@@ -38,8 +40,8 @@ options:
     default: present
   quota:
     description:
-      - "Quota limits of the role as resource name -> amount (scalar resources only, for example
-        C({cpus: 4, mem: 8192})). Empty removes the role's quota. Only with O(state=present)."
+      - Quota limits of the role as resource name -> amount (scalar resources only, for example
+        C({cpus 4, mem 8192})). Empty removes the role's quota. Only with O(state=present).
     type: dict
     default: {}
   framework_name:
@@ -157,9 +159,51 @@ class Master(object):
         except ValueError:
             raise MesosError("%s %s did not return JSON" % (method, url))
 
+    def leader_from_zk(self, url):
+        """zk://[user:pass@]h1:2181,h2:2181/mesos -> http://<leader hostname>:<port>."""
+        try:
+            from kazoo.client import KazooClient
+        except ImportError:
+            raise MesosError("a zk:// url needs the Python library kazoo on the host that runs the task")
+        rest = url[len("zk://"):]
+        auth, _, rest = rest.rpartition("@")
+        hosts, _, path = rest.partition("/")
+        client = KazooClient(hosts=hosts, timeout=self.timeout,
+                             auth_data=[("digest", auth)] if auth else None)
+        try:
+            client.start(timeout=self.timeout)
+            members = sorted(c for c in client.get_children("/" + path) if c.startswith("json.info_"))
+            if not members:
+                raise MesosError("no Mesos master has registered in /%s on %s" % (path, hosts))
+            data, _ = client.get("/%s/%s" % (path, members[0]))
+        except MesosError:
+            raise
+        except Exception as exc:  # kazoo raises many kinds; report them with the hosts
+            raise MesosError("could not read the Mesos masters from ZooKeeper %s /%s: %s" % (hosts, path, exc))
+        finally:
+            try:
+                client.stop()
+                client.close()
+            except Exception:
+                pass
+        try:
+            info = json.loads(data.decode("utf-8"))
+        except ValueError:
+            raise MesosError("/%s/%s does not hold a MasterInfo JSON" % (path, members[0]))
+        address = info.get("address") or {}
+        host = info.get("hostname") or address.get("hostname") or address.get("ip")
+        return "http://%s:%s" % (host, info.get("port") or address.get("port") or 5050)
+
     def find_leader(self):
         errors = []
         for url in self.urls:
+            if url.startswith("zk://"):
+                try:
+                    self.leader = self.leader_from_zk(url)
+                    return self.leader
+                except MesosError as exc:
+                    errors.append(str(exc))
+                    continue
             base = url.rstrip("/")
             try:
                 state = self._call("GET", base + "/master/state")
@@ -213,9 +257,9 @@ def _urls(value):
         urls = [u.strip() for u in value if u.strip()]
     else:
         urls = []
-    if not urls or not all(re.match(r"^https?://[^/\s]+/?$", u) for u in urls):
-        raise ValueError("url: must be a Mesos master base URL (http://host:5050) or a list of them, got %r"
-                         % (value,))
+    if not urls or not all(re.match(r"^(https?://[^/\s]+/?|zk://[^/\s]+(/[^/\s]+)+)$", u) for u in urls):
+        raise ValueError("url: must be a Mesos master base URL (http://host:5050), the masters' zk:// URL, "
+                         "or a list of them, got %r" % ("<zk url>" if "@" in str(value) else value,))
     return urls
 
 
