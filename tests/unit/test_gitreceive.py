@@ -1,0 +1,287 @@
+"""roles/gitreceive/files/gitreceive.py: paas.yml validation, ref handling, repository
+paths, forced-command parsing, keys and authorized_keys lines, the Marathon app built."""
+import base64
+import importlib.util
+import json
+import os
+import struct
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location("gitreceive", os.path.join(ROOT, "roles", "gitreceive", "files",
+                                                                          "gitreceive.py"))
+gr = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gr)
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def make_key(kind="ssh-ed25519", seed=b"k", comment="alice@laptop"):
+    name = kind.encode()
+    blob = struct.pack(">I", len(name)) + name + struct.pack(">I", 32) + (seed * 32)[:32]
+    return "%s %s %s" % (kind, base64.b64encode(blob).decode(), comment)
+
+
+GOOD = {"tenant": "acme", "token": "t" * 40, "app": "web"}
+
+
+# --- paas.yml --------------------------------------------------------------------------
+
+def test_minimal_paas_gets_defaults():
+    out, errors = gr.validate_paas(dict(GOOD), "acme", "web")
+    assert errors == []
+    assert out == dict(GOOD, branch="master", instances=1, cpus=0.1, mem=128, port=8080, env={},
+                       health_check="/", constraints=[])
+
+
+def test_full_paas():
+    doc = dict(GOOD, branch="main", instances=2, cpus=0.5, mem=256, port=5000, env={"A": 1, "B": True, "C": "x"},
+               health_check={"path": "/healthz"}, constraints=[["hostname", "UNIQUE"], ["rack", "LIKE", "r1"]])
+    out, errors = gr.validate_paas(doc, "acme", "web")
+    assert errors == []
+    assert out["env"] == {"A": "1", "B": "true", "C": "x"}
+    assert out["health_check"] == "/healthz"
+    assert out["constraints"] == [["hostname", "UNIQUE"], ["rack", "LIKE", "r1"]]
+    assert out["cpus"] == 0.5 and out["instances"] == 2 and out["branch"] == "main"
+
+
+@pytest.mark.parametrize("change, field, words", [
+    ({"tenant": None}, "tenant", "required"),
+    ({"tenant": "other"}, "tenant", "does not match the remote's tenant"),
+    ({"tenant": 3}, "tenant", "must be a string"),
+    ({"token": None}, "token", "required"),
+    ({"token": ""}, "token", "required"),
+    ({"token": 123}, "token", "must be a string"),
+    ({"app": None}, "app", "required"),
+    ({"app": "Web"}, "app", "not an app name"),
+    ({"app": "api"}, "app", "does not match the remote's app"),
+    ({"branch": "a..b"}, "branch", "not a branch name"),
+    ({"branch": 7}, "branch", "not a branch name"),
+    ({"instances": 1.5}, "instances", "integer"),
+    ({"instances": -1}, "instances", "between"),
+    ({"instances": "2"}, "instances", "integer"),
+    ({"instances": True}, "instances", "integer"),
+    ({"cpus": 0}, "cpus", "between"),
+    ({"cpus": "lots"}, "cpus", "number"),
+    ({"mem": 8}, "mem", "between"),
+    ({"mem": 12.5}, "mem", "integer"),
+    ({"port": 0}, "port", "between"),
+    ({"port": 70000}, "port", "between"),
+    ({"env": ["A=1"]}, "env", "mapping"),
+    ({"env": {"1BAD": "x"}}, "env.1BAD", "variable name"),
+    ({"env": {"A": {"b": 1}}}, "env.A", "string, number or boolean"),
+    ({"env": {"A": None}}, "env.A", "string, number or boolean"),
+    ({"health_check": "healthz"}, "health_check.path", "starting with '/'"),
+    ({"health_check": {"path": "/a b"}}, "health_check.path", "starting with '/'"),
+    ({"health_check": {"path": "/", "port": 1}}, "health_check", "unknown"),
+    ({"constraints": "hostname:UNIQUE"}, "constraints", "list"),
+    ({"constraints": [["hostname"]]}, "constraints[0]", "[field, operator]"),
+    ({"constraints": [["hostname", "SOMETIMES"]]}, "constraints[0]", "operator"),
+    ({"replicas": 3}, "replicas", "unknown setting"),
+])
+def test_invalid_paas_names_the_field(change, field, words):
+    doc = dict(GOOD)
+    for k, v in change.items():
+        if v is None:
+            doc.pop(k)
+        else:
+            doc[k] = v
+    out, errors = gr.validate_paas(doc, "acme", "web")
+    assert out is None
+    assert any(e.startswith(field + ":") and words in e for e in errors), errors
+
+
+@pytest.mark.parametrize("doc", [None, [], "tenant: acme", 3])
+def test_paas_must_be_a_mapping(doc):
+    out, errors = gr.validate_paas(doc, "acme", "web")
+    assert out is None and "mapping" in errors[0]
+
+
+def test_all_errors_reported_at_once():
+    _out, errors = gr.validate_paas({"cpus": -1, "mem": "x"}, "acme", "web")
+    fields = sorted(e.split(":")[0] for e in errors)
+    assert fields == ["app", "cpus", "mem", "tenant", "token"]
+
+
+@pytest.mark.parametrize("given, expected, ok", [
+    ("secret-token-0123", "secret-token-0123", True),
+    ("secret-token-0124", "secret-token-0123", False),
+    ("", "", False),
+    (None, "x", False),
+    ("x", "", False),
+])
+def test_check_token(given, expected, ok):
+    assert gr.check_token(given, expected) is ok
+
+
+# --- refs --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ref, new, branch, words", [
+    ("refs/heads/master", SHA, "master", None),
+    ("refs/heads/main", SHA, "main", None),
+    ("refs/heads/feature/x", SHA, "master", "deploys branch 'master'"),
+    ("refs/heads/master", SHA, "main", "git push <remote> master:main"),
+    ("refs/tags/v1", SHA, "master", "only branches are deployed"),
+    ("refs/heads/master", gr.ZERO, "master", "deleting refs is not allowed"),
+])
+def test_check_ref(ref, new, branch, words):
+    msg = gr.check_ref(ref, new, branch)
+    if words is None:
+        assert msg is None
+    else:
+        assert words in msg and ref in msg
+
+
+def test_parse_ref_updates():
+    text = "%s %s refs/heads/master\n\n" % (gr.ZERO, SHA)
+    assert gr.parse_ref_updates(text) == [(gr.ZERO, SHA, "refs/heads/master")]
+    with pytest.raises(gr.Refused):
+        gr.parse_ref_updates("garbage\n")
+
+
+# --- repository paths and the forced command --------------------------------------------
+
+@pytest.mark.parametrize("path, want", [
+    ("acme/dev/web.git", ("acme", "dev", "web")),
+    ("'acme/prod/web.git'", ("acme", "prod", "web")),
+    ("/acme/dev/web.git", ("acme", "dev", "web")),
+    ("~/acme/dev/web", ("acme", "dev", "web")),
+    ("team-42/prod/api-v2.git", ("team-42", "prod", "api-v2")),
+])
+def test_repo_path_ok(path, want):
+    assert gr.parse_repo_path(path) == want
+
+
+@pytest.mark.parametrize("path, words", [
+    ("acme/../other/dev/web.git", "'..'"),
+    ("../acme/dev/web.git", "'..'"),
+    ("acme/dev/../web.git", "'..'"),
+    ("acme/./dev/web.git", "'..'"),
+    ("acme//dev/web.git", "empty"),
+    ("acme/test/web.git", "environment 'test'"),
+    ("acme/staging/web.git", "must be one of dev, prod"),
+    ("acme/web.git", "expected <tenant>/<env>/<app>.git"),
+    ("acme/dev/web/x.git", "expected <tenant>/<env>/<app>.git"),
+    ("Acme/dev/web.git", "not a tenant name"),
+    ("acme/dev/Web.git", "not an app name"),
+    ("acme/dev/-web.git", "not an app name"),
+    ("acme/dev/we_b.git", "not an app name"),
+    ("acme\\dev\\web.git", "'..'"),
+    ("", "empty"),
+])
+def test_repo_path_refused(path, words):
+    with pytest.raises(gr.Refused) as err:
+        gr.parse_repo_path(path)
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("command, want", [
+    ("git-receive-pack 'acme/dev/web.git'", ("receive-pack", ["acme/dev/web.git"])),
+    ("git-upload-pack 'acme/dev/web.git'", ("upload-pack", ["acme/dev/web.git"])),
+    ("git receive-pack 'acme/dev/web.git'", ("receive-pack", ["acme/dev/web.git"])),
+    ("rollback acme/dev/web", ("rollback", ["acme/dev/web"])),
+    ("rollback acme/dev/web git-0123456789ab", ("rollback", ["acme/dev/web", "git-0123456789ab"])),
+])
+def test_ssh_command_ok(command, want):
+    assert gr.parse_ssh_command(command) == want
+
+
+@pytest.mark.parametrize("command, words", [
+    ("", "no shell"),
+    ("bash", "not allowed"),
+    ("git-receive-pack a b", "not allowed"),
+    ("rollback acme/dev/web latest", "not an image tag"),
+    ("rollback", "not allowed"),
+    ("git-receive-pack 'unterminated", "cannot parse"),
+    ("scp -t /tmp", "not allowed"),
+])
+def test_ssh_command_refused(command, words):
+    with pytest.raises(gr.Refused) as err:
+        gr.parse_ssh_command(command)
+    assert words in str(err.value)
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+def test_fingerprint_is_openssh_sha256():
+    key = make_key()
+    blob = base64.b64decode(key.split()[1])
+    import hashlib
+    want = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    assert gr.key_fingerprint(key) == want
+
+
+@pytest.mark.parametrize("kind", ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256"])
+def test_authorized_keys_line(kind):
+    key = make_key(kind)
+    line = gr.authorized_keys_line("alice", key)
+    fp = gr.key_fingerprint(key)
+    assert line.startswith('command="/usr/local/bin/gitreceive run alice %s",' % fp)
+    assert "no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding " in line
+    assert line.endswith(" %s %s alice" % (kind, key.split()[1]))
+    assert "\n" not in line and "alice@laptop" not in line  # the comment is replaced by the pusher name
+
+
+@pytest.mark.parametrize("user, key, words", [
+    ("alice", "ssh-ed25519", "not an OpenSSH public key"),
+    ("alice", "ssh-dss AAAA", "not an OpenSSH public key"),
+    ("alice", "ssh-ed25519 !!!!", "does not decode"),
+    ("alice", make_key("ssh-ed25519").replace("ssh-ed25519", "ssh-rsa", 1), "does not match its type"),
+    ("alice", make_key() + "\nssh-ed25519 AAAA", "one line"),
+    ("al ice", make_key(), "pusher name"),
+    ('al"ice', make_key(), "pusher name"),
+    ("", make_key(), "pusher name"),
+])
+def test_authorized_keys_line_refuses(user, key, words):
+    with pytest.raises(ValueError) as err:
+        gr.authorized_keys_line(user, key)
+    assert words in str(err.value)
+
+
+def test_render_authorized_keys_and_pusher_files(tmp_path):
+    a, b = make_key(seed=b"a"), make_key(seed=b"b")
+    managed = tmp_path / "pushers.json"
+    uploaded = tmp_path / "uploaded.json"
+    managed.write_text(json.dumps([{"name": "bob", "key": b, "tenants": ["beta"]},
+                                   {"name": "alice", "key": a, "tenants": ["acme"]}]))
+    # the same key uploaded by hand does not override the inventory's entry
+    uploaded.write_text(json.dumps([{"name": "mallory", "key": a, "tenants": ["beta"]}]))
+    pushers = gr.load_pushers([str(managed), str(uploaded), str(tmp_path / "missing.json")])
+    assert pushers[gr.key_fingerprint(a)]["tenants"] == ["acme"]
+    text = gr.render_authorized_keys(pushers)
+    lines = text.splitlines()
+    assert lines[0].startswith("#")
+    assert [line.split()[2] for line in lines[1:]] == ["alice", "bob"]
+    assert text == gr.render_authorized_keys(gr.load_pushers([str(managed), str(uploaded)]))  # stable
+
+
+# --- image and Marathon app -----------------------------------------------------------------
+
+def test_image_tag():
+    assert gr.image_tag("reg:5000", "acme", "web", SHA) == "reg:5000/acme/web:git-0123456789ab"
+
+
+def test_app_definition():
+    settings, _ = gr.validate_paas(dict(GOOD, env={"A": "b"}, health_check="/ok", port=5000,
+                                        constraints=[["hostname", "UNIQUE"]]), "acme", "web")
+    app = gr.app_definition(settings, "dev", "reg/acme/web:git-0123456789ab")
+    assert app["id"] == "/dev/web"
+    assert app["container"]["docker"]["image"] == "reg/acme/web:git-0123456789ab"
+    assert app["container"]["portMappings"][0]["containerPort"] == 5000
+    assert app["healthChecks"][0]["path"] == "/ok"
+    assert app["env"]["A"] == "b" and app["env"]["PORT"] == "5000"
+    assert app["constraints"] == [["hostname", "UNIQUE"]]
+    assert "token" not in json.dumps(app)
+
+
+def test_app_urls():
+    app = {"tasks": [{"host": "10.0.0.2", "ports": [31001]}, {"host": "10.0.0.3", "ports": []}]}
+    assert gr.app_urls(app) == ["http://10.0.0.2:31001/"]
+
+
+def test_uses_the_projects_marathon_client(tmp_path, monkeypatch):
+    """The program imports marathon.py from GITRECEIVE_LIB (the role copies module_utils/marathon.py there)."""
+    monkeypatch.setattr(gr, "LIB", os.path.join(ROOT, "module_utils"))
+    m = gr._marathon()
+    assert os.path.samefile(m.__file__, os.path.join(ROOT, "module_utils", "marathon.py"))
