@@ -1,0 +1,294 @@
+"""tenant.yml on the converged site: two tenants, isolation, idempotence, bad input, removal.
+
+The tests run in file order and share the tenants they create; the last one
+removes what is left, so the cluster is as before for later tests.
+"""
+import os
+import shutil
+import subprocess
+import stat
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError, NoNodeError
+
+from paas_testlib import mesos as mh
+from paas_testlib import zk as zkh
+from paas_testlib.ansible_run import failed_task_messages, run_playbook
+
+ROOT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+
+PLAYBOOK = os.path.join(ROOT, "tenant.yml")
+SECRETS = os.path.join(ROOT, "build", "tenant-test-secrets")
+TENANTS = ("acme", "globex")
+# Small tenant Marathons: the site's agents have 1 GB each.
+SIZE = {"tenant_cpus": 0.2, "tenant_mem": 256}
+
+_runs = {}
+
+
+def tenant(tsite, image, name, state="present", check=False, **extra):
+    extra_vars = {"tenant_name": name, "tenant_state": state, "paas_secrets_dir": SECRETS,
+                  "tenant_wait_timeout": 300}
+    if image:
+        extra_vars["paas_marathon_image"] = image
+    extra_vars.update(SIZE)
+    if tsite.zk_superuser:
+        extra_vars["tenant_zk_superuser_password"] = tsite.zk_superuser.split(":", 1)[1]
+    extra_vars.update(extra)
+    return run_playbook(PLAYBOOK, inventory=tsite.inventory, extra_vars=extra_vars, check=check, timeout=900)
+
+
+def docker_exec(name, *cmd, timeout=120):
+    return subprocess.run(["docker", "exec", name] + list(cmd), capture_output=True, text=True, timeout=timeout)
+
+
+def both(fn):
+    with ThreadPoolExecutor(len(TENANTS)) as pool:
+        return dict(zip(TENANTS, pool.map(fn, TENANTS)))
+
+
+def secrets(name):
+    with open(os.path.join(SECRETS, "tenants", name, "secrets.yml")) as fh:
+        return yaml.safe_load(fh)
+
+
+def zk(tsite, auth=None):
+    client = KazooClient(hosts=tsite.zk_hosts, timeout=10, auth_data=[("digest", auth)] if auth else None)
+    client.start(timeout=15)
+    return client
+
+
+def tenant_urls(tsite, name):
+    res = tsite_marathon(tsite, "/v2/apps/tenants/%s" % name)
+    assert res.status == 200, res.body
+    return ["http://%s:%d" % (t["host"], t["ports"][0]) for t in res.json["app"]["tasks"]]
+
+
+def tsite_marathon(tsite, path):
+    res = None
+    for addr in tsite.marathons.values():
+        res = mh.request("http://%s%s" % (addr, path), auth=tsite.marathon_auth, timeout=10, follow=True)
+        if res.status and res.status < 500:
+            return res
+    return res
+
+
+def leader_state(tsite):
+    for addr in tsite.masters.values():
+        state = mh.get_json("http://%s/master/state" % addr, auth=tsite.operator_auth)
+        if state and state.get("elected_time"):
+            return state
+    return None
+
+
+def frameworks_named(tsite, name):
+    state = leader_state(tsite) or {}
+    return [f for f in state.get("frameworks", []) if f["name"] == name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean(tsite, marathon_image):
+    """Tenants left by an earlier run are removed with their own secrets first (a namespace
+    cannot be deleted without them); the last test removes what this run added."""
+    for name in TENANTS:
+        if os.path.exists(os.path.join(SECRETS, "tenants", name)):
+            res = tenant(tsite, marathon_image, name, state="absent")
+            assert res.rc == 0, failed_task_messages(res.output)
+    shutil.rmtree(SECRETS, ignore_errors=True)
+    yield
+
+
+BAD = [
+    ("uppercase", {"tenant_name": "Acme"}, "tenant_name"),
+    ("starts_with_digit", {"tenant_name": "1acme"}, "tenant_name"),
+    ("too_short", {"tenant_name": "ab"}, "tenant_name"),
+    ("too_long", {"tenant_name": "a" * 33}, "tenant_name"),
+    ("underscore", {"tenant_name": "acme_corp"}, "tenant_name"),
+    ("reserved", {"tenant_name": "marathon"}, "tenant_name"),
+    ("path", {"tenant_name": "../acme"}, "tenant_name"),
+    ("trailing_dash", {"tenant_name": "acme-"}, "tenant_name"),
+    ("empty", {"tenant_name": ""}, "tenant_name"),
+    ("bad_state", {"tenant_state": "gone"}, "tenant_state"),
+    ("unpinned_image", {"paas_marathon_image": "registry:5000/marathon:latest"}, "tenant_marathon_image"),
+    ("no_instances", {"tenant_instances": 0}, "tenant_instances"),
+    ("quota_not_a_number", {"tenant_quota": {"cpus": "many"}}, "tenant_quota"),
+]
+
+
+def test_bad_input_fails_before_any_change(tsite, marathon_image):
+    def run(case):
+        _, extra, _ = case
+        extra = dict({"tenant_name": "badcase"}, **extra)
+        return tenant(tsite, marathon_image, **dict({"name": extra.pop("tenant_name")}, **extra))
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(run, BAD))
+    problems = []
+    for (case, _, field), res in zip(BAD, runs):
+        messages = failed_task_messages(res.output)
+        if res.rc == 0 or res.changed() != 0 or not messages or not all(field in m for m in messages):
+            problems.append("%s: rc=%s changed=%s %s" % (case, res.rc, res.changed(), messages))
+        elif field == "tenant_name" and "3 to 32 characters" not in messages[0]:
+            problems.append("%s: the message does not state the rule: %s" % (case, messages))
+    assert not problems, "\n".join(problems)
+    assert not os.path.exists(os.path.join(SECRETS, "tenants", "badcase"))
+    assert tsite_marathon(tsite, "/v2/apps/tenants/badcase").status == 404
+
+
+def test_add_two_tenants_with_one_zookeeper_server_stopped(tsite, marathon_image):
+    """Both at once, while one of the three ZooKeeper servers (the last control host) is down."""
+    host, addr = sorted(tsite.masters.items())[-1]
+    stopped = docker_exec(host, "systemctl", "stop", "zookeeper")
+    assert stopped.returncode == 0, stopped.stderr
+    try:
+        runs = both(lambda name: tenant(tsite, marathon_image, name))
+    finally:
+        docker_exec(host, "systemctl", "start", "zookeeper")
+    zkh.wait_for(lambda: zkh.mode(addr.split(":")[0] + ":2181") in ("follower", "leader"), 90,
+                 message="ZooKeeper on %s back in the ensemble" % host)
+    for name, res in runs.items():
+        assert res.rc == 0, "%s: %s" % (name, failed_task_messages(res.output))
+        assert res.changed() > 0
+        _runs[name] = res
+    for name in TENANTS:
+        app = tsite_marathon(tsite, "/v2/apps/tenants/%s" % name).json["app"]
+        assert app["tasksRunning"] == 1 and app["tasksHealthy"] == 1, app
+        assert "--framework_name %s" % name in app["cmd"] and "--mesos_role %s" % name in app["cmd"]
+
+
+def test_secrets_are_kept_on_the_controller_and_never_printed(tsite):
+    for name in TENANTS:
+        base = os.path.join(SECRETS, "tenants", name)
+        assert stat.S_IMODE(os.stat(base).st_mode) == 0o700
+        for f in ("secrets.yml", "access.yml"):
+            assert stat.S_IMODE(os.stat(os.path.join(base, f)).st_mode) == 0o600, f
+        values = secrets(name)
+        assert set(values) == {"zk_password", "http_password", "deploy_token"}
+        output = _runs[name].output
+        for key, value in values.items():
+            assert value not in output, "%s of %s printed" % (key, name)
+        with open(os.path.join(base, "access.yml")) as fh:
+            access = yaml.safe_load(fh)
+        assert access["deploy_token"] == values["deploy_token"]
+        assert access["paas_yml"]["deploy_token"] == values["deploy_token"]
+        assert sorted(access["marathon"]["urls"]) == sorted(tenant_urls(tsite, name))
+        assert "Marathon URL(s): http://" in output
+
+
+def test_second_run_changes_nothing(tsite, marathon_image):
+    runs = both(lambda name: tenant(tsite, marathon_image, name))
+    for name, res in runs.items():
+        assert res.rc == 0, failed_task_messages(res.output)
+        assert res.changed() == 0, "%s: second run changed %d" % (name, res.changed())
+
+
+def test_tenant_marathons_answer_with_their_credentials_only(tsite):
+    for name in TENANTS:
+        auth = "%s:%s" % (name, secrets(name)["http_password"])
+        other = [t for t in TENANTS if t != name][0]
+        for url in tenant_urls(tsite, name):
+            assert mh.request(url + "/ping", auth=auth).status == 200
+            assert mh.request(url + "/ping").status == 401
+            assert mh.request(url + "/ping", auth="%s:%s" % (other, secrets(other)["http_password"])).status == 401
+            info = mh.get_json(url + "/v2/info", auth=auth)
+            assert info["frameworkId"] and info["marathon_config"]["framework_name"] == name
+            assert info["marathon_config"]["mesos_role"] == name
+        fws = [f for f in frameworks_named(tsite, name) if f.get("active")]
+        assert len(fws) == 1 and fws[0]["role"] == name, fws
+
+
+def test_namespaces_are_isolated(tsite):
+    acme, globex = secrets("acme"), secrets("globex")
+    anonymous = zk(tsite)
+    as_acme = zk(tsite, "acme:%s" % acme["zk_password"])
+    as_globex = zk(tsite, "globex:%s" % globex["zk_password"])
+    try:
+        for name in TENANTS:
+            path = "/paas/tenants/%s" % name
+            with pytest.raises(NoAuthError):
+                anonymous.get(path)
+            with pytest.raises(NoAuthError):
+                anonymous.create(path + "/intruder", b"x")
+            with pytest.raises(NoAuthError):
+                anonymous.get_children(path)
+            acl, _ = {"acme": as_acme, "globex": as_globex}[name].get_acls(path)
+            assert sorted(a.id.scheme for a in acl) == ["digest", "digest"], acl
+            assert sorted(a.id.id.split(":")[0] for a in acl) == sorted([name, "super"])
+        as_acme.get("/paas/tenants/acme")
+        assert "state" in as_acme.get_children("/paas/tenants/acme")  # the tenant Marathon's own data
+        with pytest.raises(NoAuthError):
+            as_acme.create("/paas/tenants/globex/intruder", b"x")
+        with pytest.raises(NoAuthError):
+            as_acme.get("/paas/tenants/globex")
+        with pytest.raises(NoAuthError):
+            as_globex.set("/paas/tenants/acme", b"x")
+    finally:
+        for client in (anonymous, as_acme, as_globex):
+            client.stop()
+            client.close()
+
+
+def test_an_app_in_acme_runs_and_globex_does_not_see_it(tsite):
+    acme_url = tenant_urls(tsite, "acme")[0]
+    auth = "acme:%s" % secrets("acme")["http_password"]
+    app = {"id": "/web", "cmd": "sleep 3600", "cpus": 0.05, "mem": 32, "instances": 1}
+    res = mh.request(acme_url + "/v2/apps", method="POST", body=app, auth=auth)
+    assert res.status == 201, res.body
+    mh.wait_for(lambda: (mh.get_json(acme_url + "/v2/apps/web", auth=auth) or {}).get("app", {})
+                .get("tasksRunning") == 1, 120, message="/web running in acme's Marathon")
+    fid = mh.get_json(acme_url + "/v2/info", auth=auth)["frameworkId"]
+    state = leader_state(tsite)
+    tasks = [t for f in state["frameworks"] if f["id"] == fid for t in f["tasks"] if t["state"] == "TASK_RUNNING"]
+    assert any(t["id"].startswith("web.") for t in tasks), tasks
+    agent_ids = {s["id"] for s in state["slaves"]}
+    assert all(t["slave_id"] in agent_ids for t in tasks)
+    globex_url = tenant_urls(tsite, "globex")[0]
+    gauth = "globex:%s" % secrets("globex")["http_password"]
+    assert mh.get_json(globex_url + "/v2/apps", auth=gauth)["apps"] == []
+    assert mh.request(globex_url + "/v2/apps/web", auth=gauth).status == 404
+
+
+def test_remove_acme_leaves_globex_alone(tsite, marathon_image):
+    acme_fids = [f["id"] for f in frameworks_named(tsite, "acme")]
+    globex_before = tsite_marathon(tsite, "/v2/apps/tenants/globex").json["app"]["tasks"]
+    res = tenant(tsite, marathon_image, "acme", state="absent")
+    assert res.rc == 0, failed_task_messages(res.output)
+    assert res.changed() > 0
+    assert tsite_marathon(tsite, "/v2/apps/tenants/acme").status == 404
+    assert not os.path.exists(os.path.join(SECRETS, "tenants", "acme"))
+    assert not [f for f in frameworks_named(tsite, "acme") if f["id"] in acme_fids], "acme not torn down"
+    assert acme_fids, "acme was not registered on the master"
+    client = zk(tsite, "globex:%s" % secrets("globex")["zk_password"])
+    try:
+        with pytest.raises(NoNodeError):
+            client.get("/paas/tenants/acme")
+        assert "state" in client.get_children("/paas/tenants/globex")
+    finally:
+        client.stop()
+        client.close()
+    globex_after = tsite_marathon(tsite, "/v2/apps/tenants/globex").json["app"]
+    assert [t["id"] for t in globex_after["tasks"]] == [t["id"] for t in globex_before]
+    assert globex_after["tasksHealthy"] == 1
+    url = tenant_urls(tsite, "globex")[0]
+    assert mh.request(url + "/ping", auth="globex:%s" % secrets("globex")["http_password"]).status == 200
+
+    again = tenant(tsite, marathon_image, "acme", state="absent")
+    assert again.rc == 0, failed_task_messages(again.output)
+    assert again.changed() == 0
+
+
+def test_remove_globex(tsite, marathon_image):
+    res = tenant(tsite, marathon_image, "globex", state="absent")
+    assert res.rc == 0, failed_task_messages(res.output)
+    assert not frameworks_named(tsite, "globex")
+    client = zk(tsite)
+    try:
+        assert client.exists("/paas/tenants/globex") is None
+    finally:
+        client.stop()
+        client.close()
+    ids = [a["id"] for a in tsite_marathon(tsite, "/v2/apps").json["apps"]]
+    assert not set(ids) & {"/tenants/%s" % name for name in TENANTS}, ids
