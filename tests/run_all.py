@@ -20,6 +20,7 @@ import glob
 import os
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -31,21 +32,45 @@ BIN = os.path.dirname(sys.executable)
 LOCAL_INTEGRATION = ["tests/integration/marathon_app"]
 # Order matters: cheap checks first, then scenarios from small to large.
 SCENARIOS = ["zookeeper", "zookeeper-cluster", "exhibitor-nfs", "exhibitor-s3", "site"]
+# The scenarios run in two lanes side by side (their hosts, networks and
+# subnets are disjoint): the long site scenario in one, everything else in the
+# other. Most of a scenario's time is waiting (JVM starts, elections, health
+# checks), so two lanes on two cores finish in about the time of the longest.
+# PAAS_TEST_LANES=1 runs everything one after the other.
+SOLO_LANE = ["site"]
 
 
 def existing_scenarios():
     return [s for s in SCENARIOS if os.path.exists(os.path.join(ROOT, "molecule", s, "molecule.yml"))]
 
 
-def run(name, cmd, env=None):
-    print("\n===== %s: %s" % (name, " ".join(cmd)), flush=True)
+LOGS = os.path.join(ROOT, "build", "logs")
+_print_lock = threading.Lock()
+
+
+def run(name, cmd, env=None, log=False):
+    """Run one stage. With log=True (stages running side by side) its output goes to
+    build/logs/<name>.log and is printed in one piece when the stage ends."""
+    with _print_lock:
+        print("\n===== %s: %s" % (name, " ".join(cmd)), flush=True)
     start = time.monotonic()
     full_env = dict(os.environ)
     full_env["PATH"] = BIN + os.pathsep + full_env.get("PATH", "")
     full_env.update(env or {})
-    rc = subprocess.call(cmd, cwd=ROOT, env=full_env)
+    if log:
+        os.makedirs(LOGS, exist_ok=True)
+        path = os.path.join(LOGS, name.replace(" ", "-") + ".log")
+        with open(path, "w") as out:
+            rc = subprocess.call(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    else:
+        rc = subprocess.call(cmd, cwd=ROOT, env=full_env)
     seconds = time.monotonic() - start
-    print("===== %s: %s in %.0f s" % (name, "ok" if rc == 0 else "FAILED (rc=%d)" % rc, seconds), flush=True)
+    with _print_lock:
+        if log:
+            print("\n===== %s output (%s)" % (name, os.path.relpath(path, ROOT)), flush=True)
+            with open(path, errors="replace") as fh:
+                sys.stdout.write(fh.read())
+        print("===== %s: %s in %.0f s" % (name, "ok" if rc == 0 else "FAILED (rc=%d)" % rc, seconds), flush=True)
     return rc == 0, seconds
 
 
@@ -90,9 +115,9 @@ def main(argv):
             for old in glob.glob(os.path.join(JUNIT, junit + ".xml")):
                 os.remove(old)
 
-    results = []
-    for name, cmd, junit in stages:
-        ok, seconds = run(name, cmd)
+    def run_stage(stage, log=False):
+        name, cmd, junit = stage
+        ok, seconds = run(name, cmd, log=log)
         passed = failed = 0
         if junit:
             passed, failed = junit_counts(os.path.join(JUNIT, junit + ".xml"))
@@ -100,7 +125,28 @@ def main(argv):
             failed = 1  # the stage failed outside pytest (lint, converge, idempotence...)
         if ok and not junit:
             passed = 1
-        results.append((name, ok, passed, failed, seconds))
+        return (name, ok, passed, failed, seconds)
+
+    lanes = int(os.environ.get("PAAS_TEST_LANES", "2"))
+    first = [st for st in stages if not st[0].startswith("molecule ") and st[0] != "integration-local"]
+    rest = [st for st in stages if st not in first]
+    results = [run_stage(st) for st in first]
+    solo = [st for st in rest if st[0].replace("molecule ", "") in SOLO_LANE]
+    others = [st for st in rest if st not in solo]
+    if lanes < 2 or not solo or not others:
+        results += [run_stage(st) for st in rest]
+    else:
+        lane_results = {}
+
+        def lane(key, lane_stages):
+            lane_results[key] = [run_stage(st, log=True) for st in lane_stages]
+
+        threads = [threading.Thread(target=lane, args=(k, v)) for k, v in (("solo", solo), ("others", others))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results += lane_results["others"] + lane_results["solo"]
 
     total_passed = sum(r[2] for r in results)
     total_failed = sum(r[3] for r in results)
