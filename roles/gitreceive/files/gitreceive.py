@@ -398,7 +398,10 @@ def stream(cmd, stdin=None, env=None, prefix=""):
     proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     for raw in proc.stdout:
-        say(prefix + raw.decode("utf-8", "replace").rstrip("\n"))
+        # Progress lines rewritten with \r show as separate lines.
+        for part in raw.decode("utf-8", "replace").rstrip("\n").split("\r"):
+            if part.strip():
+                say(prefix + part)
     return proc.wait()
 
 
