@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
+
+from paas_testlib.zk import wait_for as _wait_for
 
 
 class HTTPResult:
@@ -55,14 +56,8 @@ def get_json(url, auth=None, timeout=5.0):
 
 
 def wait_for(predicate, timeout, interval=1.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, message, last))
+    """paas_testlib.zk.wait_for, polling once a second by default."""
+    return _wait_for(predicate, timeout, interval=interval, message=message)
 
 
 def pid_address(pid):
