@@ -285,3 +285,75 @@ def test_uses_the_projects_marathon_client(tmp_path, monkeypatch):
     monkeypatch.setattr(gr, "LIB", os.path.join(ROOT, "module_utils"))
     m = gr._marathon()
     assert os.path.samefile(m.__file__, os.path.join(ROOT, "module_utils", "marathon.py"))
+
+
+# --- the commands that touch files: sync-keys, upload-key, authorisation ----------------
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    conf = {"user": os.environ.get("USER") or "root", "program": "/usr/local/bin/gitreceive",
+            "pusher_files": [str(tmp_path / "pushers.json"), str(tmp_path / "uploaded.json")],
+            "uploaded_pushers_file": str(tmp_path / "uploaded.json"),
+            "authorized_keys": str(tmp_path / "authorized_keys"), "tenants": {"acme": {}, "beta": {}}}
+    monkeypatch.setattr(gr.shutil, "chown", lambda *a, **k: None)
+    (tmp_path / "pushers.json").write_text(json.dumps([{"name": "alice", "key": make_key(seed=b"a"),
+                                                         "tenants": ["acme"]}]))
+    return conf
+
+
+@pytest.fixture
+def said(capsys):
+    """What the program says to the pusher."""
+    return lambda: capsys.readouterr().out.split()
+
+
+def test_sync_keys_is_idempotent_and_removes(cfg, tmp_path, said):
+    gr.cmd_sync_keys(cfg)
+    gr.cmd_sync_keys(cfg)
+    assert said() == ["changed", "unchanged"]
+    assert "run alice " in (tmp_path / "authorized_keys").read_text()
+    assert oct(os.stat(tmp_path / "authorized_keys").st_mode & 0o777) == "0o600"
+    (tmp_path / "pushers.json").write_text("[]")
+    gr.cmd_sync_keys(cfg)
+    assert "run alice" not in (tmp_path / "authorized_keys").read_text()
+
+
+def test_upload_key_adds_a_pusher(cfg, tmp_path, monkeypatch, said):
+    key = make_key(seed=b"c")
+    monkeypatch.setattr(gr.sys, "stdin", __import__("io").StringIO(key + "\n"))
+    gr.cmd_upload_key(cfg, "carol", ["beta"])
+    assert said() == [gr.key_fingerprint(key), "changed"]
+    assert "run carol %s" % gr.key_fingerprint(key) in (tmp_path / "authorized_keys").read_text()
+    gr.authorize(cfg, gr.key_fingerprint(key), "beta")
+    with pytest.raises(gr.Refused, match="may not push to tenant 'acme'"):
+        gr.authorize(cfg, gr.key_fingerprint(key), "acme")
+
+
+@pytest.mark.parametrize("fingerprint, tenant, words", [
+    ("SHA256:nope", "acme", "is not registered"),
+    (None, "beta", "may not push to tenant 'beta'"),
+])
+def test_authorize_refuses(cfg, fingerprint, tenant, words):
+    fp = fingerprint or gr.key_fingerprint(make_key(seed=b"a"))
+    with pytest.raises(gr.Refused, match=words):
+        gr.authorize(cfg, fp, tenant)
+
+
+def test_tenant_not_served_here(cfg, tmp_path):
+    (tmp_path / "pushers.json").write_text(json.dumps([{"name": "alice", "key": make_key(seed=b"a"),
+                                                         "tenants": ["gone"]}]))
+    with pytest.raises(gr.Refused, match="not served"):
+        gr.authorize(cfg, gr.key_fingerprint(make_key(seed=b"a")), "gone")
+
+
+@pytest.mark.parametrize("stdin, words", [
+    ("%s %s refs/heads/master\n%s %s refs/heads/dev\n" % (gr.ZERO, SHA, gr.ZERO, SHA), "one branch at a time"),
+    ("%s %s refs/heads/master\n" % (SHA, gr.ZERO), "deleting refs"),
+    ("%s %s refs/tags/v1\n" % (gr.ZERO, SHA), "only branches"),
+])
+def test_hook_refuses_before_building(cfg, monkeypatch, stdin, words):
+    monkeypatch.setenv("GITRECEIVE_REPOSITORY", "acme/dev/web")
+    monkeypatch.setattr(gr.sys, "stdin", __import__("io").StringIO(stdin))
+    monkeypatch.setattr(gr.subprocess, "Popen", lambda *a, **k: pytest.fail("nothing may run"))
+    with pytest.raises(gr.Refused, match=words):
+        gr.cmd_hook(cfg)

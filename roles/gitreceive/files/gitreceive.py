@@ -358,14 +358,15 @@ def app_urls(app):
 # ---------------------------------------------------------------------------------------
 # runtime (on the git host)
 
-OUT = [sys.stdout]
+OUT = [None]  # None: sys.stdout as it is when saying
 
 
 def say(msg=""):
     """One line to the pusher. Before git takes over the connection (the forced command),
     stdout carries git's protocol, so messages go to stderr then."""
-    OUT[0].write(msg + "\n")
-    OUT[0].flush()
+    out = OUT[0] or sys.stdout
+    out.write(msg + "\n")
+    out.flush()
 
 
 def load_config(path=CONFIG):
