@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import docker_exec
+from paas_testlib.site import docker_exec
 
 AGENTS = ["agent1", "agent2"]
 

@@ -4,7 +4,7 @@ import os
 
 from paas_testlib import mesos as mh
 from paas_testlib.ansible_run import run_playbook, failed_task_messages
-from conftest import docker_exec, record_timing
+from paas_testlib.site import docker_exec, record_timing
 
 ROOT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from paas_testlib import mesos as mh
-from conftest import docker_exec, record_timing
+from paas_testlib.site import docker_exec, record_timing
 
 APP_ID = "/site-test/web"
 
