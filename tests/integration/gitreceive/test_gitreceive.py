@@ -15,14 +15,19 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 import yaml
 
-from paas_testlib import mesos as mh
-from paas_testlib.ansible_run import failed_task_messages, run_playbook
+TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+
+from paas_testlib import mesos as mh  # noqa: E402
+from paas_testlib.ansible_run import failed_task_messages, run_playbook  # noqa: E402
 
 ROOT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))
