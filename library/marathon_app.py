@@ -64,7 +64,8 @@ options:
   wait:
     description:
       - Wait for the deployment to finish and the tasks to be running and healthy (or, with
-        O(state=absent), for the app to be gone).
+        O(state=absent), for the app to be gone). When nothing changes and the app already runs
+        healthy without a deployment, the first read is the answer (no polling).
     type: bool
     default: true
   wait_timeout:
@@ -216,6 +217,7 @@ from ansible.module_utils.marathon import (
     MarathonUnavailable,
     app_differences,
     app_expected,
+    app_healthy,
     app_subset,
     normalise_app,
     validate_app_id,
@@ -301,7 +303,11 @@ def run(module, client_factory=MarathonClient):
                 result["deployment_id"] = client.delete_app(app_id, force=params["force"], deadline=deadline)
 
             absent = params["state"] == "absent"
-            if params["wait"] and (result["changed"] or not absent):
+            if not result["changed"] and not absent and have is not None and app_healthy(have):
+                # Nothing to change and nothing to wait for: the app as read (with its tasks,
+                # counts and deployments) already is the answer.
+                pass
+            elif params["wait"] and (result["changed"] or not absent):
                 result["app"] = client.wait_app(app_id, result["deployment_id"], deadline, absent=absent)
             elif result["changed"]:
                 result["app"] = None if absent else client.get_app(app_id)

@@ -85,6 +85,25 @@ def test_unchanged_is_not_written():
     assert "diff" not in done.result
 
 
+def test_unchanged_and_healthy_is_one_read():
+    """Nothing to change on a healthy app without deployments: no deployment polling."""
+    healthy = dict(HAVE, tasksRunning=2, tasksHealthy=2, deployments=[])
+    fake = FakeMarathon({("GET", APP_PATH): [(200, {"app": healthy})]})
+    done = run(fake, app={"id": "/t/web", "instances": 2, "mem": 32})
+    assert not done.failed and not done.result["changed"] and done.result["app"]["tasksHealthy"] == 2
+    assert [c[0] for c in fake.calls] == ["GET"]
+
+
+def test_unchanged_but_deploying_is_waited_for():
+    deploying = dict(HAVE, tasksRunning=1, tasksHealthy=1, deployments=[{"id": "d9"}])
+    healthy = dict(HAVE, tasksRunning=2, tasksHealthy=2, deployments=[])
+    fake = FakeMarathon({("GET", APP_PATH): [(200, {"app": deploying}), (200, {"app": healthy})],
+                         ("GET", "/v2/deployments"): [(200, [])]})
+    done = run(fake, app={"id": "/t/web", "instances": 2, "mem": 32})
+    assert not done.failed and not done.result["changed"] and done.result["app"]["tasksRunning"] == 2
+    assert ("GET", "http://m1:8080/v2/deployments") in [(c[0], c[1]) for c in fake.calls]
+
+
 def test_update_diff_and_check_mode_write_nothing():
     fake = FakeMarathon({("GET", APP_PATH): [(200, {"app": HAVE})]})
     done = run(fake, check_mode=True, diff=True, app={"id": "/t/web", "instances": 3})
