@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import stat
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -22,8 +24,11 @@ ROOT = os.environ.get("MOLECULE_PROJECT_DIRECTORY") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 PLAYBOOK = os.path.join(ROOT, "tenant.yml")
-SECRETS = os.path.join(ROOT, "build", "tenant-test-secrets")
+# PAAS_TENANT_TEST_SECRETS: another directory, to run these tests against another cluster.
+SECRETS = os.environ.get("PAAS_TENANT_TEST_SECRETS") or os.path.join(ROOT, "build", "tenant-test-secrets")
 TENANTS = ("acme", "globex")
+# Added while the central Marathon leader is stopped (the last test).
+FAULT_TENANT = "initech"
 # Small tenant Marathons: the site's agents have 1 GB each.
 SIZE = {"tenant_cpus": 0.2, "tenant_mem": 256}
 
@@ -94,7 +99,7 @@ def frameworks_named(tsite, name):
 def clean(tsite, marathon_image):
     """Tenants left by an earlier run are removed with their own secrets first (a namespace
     cannot be deleted without them); the last test removes what this run added."""
-    for name in TENANTS:
+    for name in TENANTS + (FAULT_TENANT,):
         if os.path.exists(os.path.join(SECRETS, "tenants", name)):
             res = tenant(tsite, marathon_image, name, state="absent")
             assert res.rc == 0, failed_task_messages(res.output)
@@ -292,3 +297,67 @@ def test_remove_globex(tsite, marathon_image):
         client.close()
     ids = [a["id"] for a in tsite_marathon(tsite, "/v2/apps").json["apps"]]
     assert not set(ids) & {"/tenants/%s" % name for name in TENANTS}, ids
+
+
+def marathon_leader(tsite):
+    """The container name of the central Marathon leader, or None."""
+    res = tsite_marathon(tsite, "/v2/leader")
+    if res and res.status == 200:
+        for name, addr in tsite.marathons.items():
+            if addr == res.json.get("leader"):
+                return name
+    return None
+
+
+def test_marathon_leader_stopped_while_adding_a_tenant(tsite, marathon_image):
+    """The central Marathon leader is stopped as soon as the tenant's app exists (its
+    deployment under way): the run fails with a clear message or succeeds; a re-run
+    succeeds, and there is one app and one framework for the tenant."""
+    name = FAULT_TENANT
+    leader = mh.wait_for(lambda: marathon_leader(tsite), 60, message="a central Marathon leader")
+    result = {}
+    runner = threading.Thread(target=lambda: result.update(run=tenant(tsite, marathon_image, name)))
+    runner.start()
+    stopped = None
+    try:
+        deadline = time.monotonic() + 300
+        while runner.is_alive() and time.monotonic() < deadline:
+            res = tsite_marathon(tsite, "/v2/apps/tenants/%s" % name)
+            if res and res.status == 200:
+                stopped = docker_exec(leader, "systemctl", "stop", "marathon")
+                assert stopped.returncode == 0, stopped.stderr
+                break
+            time.sleep(0.2)
+        runner.join(900)
+    finally:
+        docker_exec(leader, "systemctl", "start", "marathon")
+    assert stopped is not None, "the run ended before the app /tenants/%s appeared" % name
+    first = result["run"]
+    print("run with the Marathon leader %s stopped: rc=%d in %.1f s %s"
+          % (leader, first.rc, first.seconds, failed_task_messages(first.output) if first.rc else ""))
+    if first.rc != 0:
+        messages = failed_task_messages(first.output)
+        assert messages and all("Marathon" in m or "marathon" in m for m in messages), messages
+        assert "Traceback" not in first.output
+    mh.wait_for(lambda: mh.request("http://%s/ping" % tsite.marathons[leader], auth=tsite.marathon_auth).status
+                == 200, 90, message="the stopped Marathon back")
+    again = tenant(tsite, marathon_image, name)
+    assert again.rc == 0, failed_task_messages(again.output)
+    try:
+        apps = [a for a in tsite_marathon(tsite, "/v2/apps").json["apps"] if a["id"].startswith("/tenants/")]
+        assert [a["id"] for a in apps].count("/tenants/%s" % name) == 1, apps
+        app = tsite_marathon(tsite, "/v2/apps/tenants/%s" % name).json["app"]
+        assert app["instances"] == 1 and app["tasksRunning"] == 1 and app["tasksHealthy"] == 1, app
+        assert len(app["tasks"]) == 1, app["tasks"]
+        # One framework (the tenant Marathon keeps its framework id in its namespace).
+        fws = mh.wait_for(lambda: (lambda f: f if len(f) == 1 and f[0].get("active") else None)(
+            frameworks_named(tsite, name)), 60, message="one active framework %s" % name)
+        assert fws[0]["role"] == name
+        url = tenant_urls(tsite, name)[0]
+        assert mh.request(url + "/ping", auth="%s:%s" % (name, secrets(name)["http_password"])).status == 200
+        third = tenant(tsite, marathon_image, name)
+        assert third.rc == 0 and third.changed() == 0, failed_task_messages(third.output)
+    finally:
+        gone = tenant(tsite, marathon_image, name, state="absent")
+    assert gone.rc == 0, failed_task_messages(gone.output)
+    assert not frameworks_named(tsite, name)
