@@ -4,10 +4,15 @@
 1. A tree of 50 znodes on the three-node ensemble, written (a) by one
    community.general.znode task per node and (b) by one zk_namespace task:
    wall time and `changed` of a first and a second run each.
+2. tenant.yml: adding one tenant (first run, then a no-op re-run) and ten
+   tenants in one run (tenant_names; then a no-op re-run), and removing them.
+   Targets: one tenant in 15 s or less, a no-op re-run in 20 % of the first
+   run or less. Figures only: nothing here fails on a slow run.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -20,9 +25,15 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from kazoo.client import KazooClient  # noqa: E402
 
-from paas_testlib.ansible_run import run_playbook  # noqa: E402
+from paas_testlib.ansible_run import failed_task_messages, run_playbook  # noqa: E402
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
+TENANT_PLAYBOOK = os.path.join(ROOT, "tenant.yml")
+TENANT_SECRETS = os.path.join(ROOT, "build", "bench-tenant-secrets")
+# Small tenant Marathons: eleven of them share the local cluster's two agents (1 GB each).
+TENANT_SIZE = {"tenant_cpus": 0.1, "tenant_mem": 128, "tenant_wait_timeout": 300}
+ONE_TENANT = "bench-one"
+TEN_TENANTS = ["bench-%02d" % i for i in range(1, 11)]
 
 
 def local_inventory():
@@ -95,8 +106,46 @@ def bench_namespace(hosts, superuser):
     return results
 
 
+def tenant_run(names, state="present"):
+    """One tenant.yml run for the tenants ``names``: (seconds, changed tasks)."""
+    extra = dict(TENANT_SIZE, tenant_names=names, tenant_state=state, paas_secrets_dir=TENANT_SECRETS)
+    run = run_playbook(TENANT_PLAYBOOK, inventory=INVENTORY, extra_vars=extra, timeout=1800)
+    if run.rc != 0:
+        raise SystemExit("tenant.yml %s %s failed:\n%s" % (state, names, "\n".join(failed_task_messages(run.output))))
+    return run.seconds, run.changed()
+
+
+def bench_tenants():
+    names = [ONE_TENANT] + TEN_TENANTS
+    left = [n for n in names if os.path.exists(os.path.join(TENANT_SECRETS, "tenants", n))]
+    if left:
+        tenant_run(left, "absent")
+    shutil.rmtree(TENANT_SECRETS, ignore_errors=True)
+    results = {}
+    results["one tenant: add"] = tenant_run([ONE_TENANT])
+    results["one tenant: no-op re-run"] = tenant_run([ONE_TENANT])
+    results["ten tenants in one run: add"] = tenant_run(TEN_TENANTS)
+    results["ten tenants in one run: no-op re-run"] = tenant_run(TEN_TENANTS)
+    results["eleven tenants in one run: remove"] = tenant_run(names, "absent")
+    results["eleven tenants in one run: remove again"] = tenant_run(names, "absent")
+    shutil.rmtree(TENANT_SECRETS, ignore_errors=True)
+    return results
+
+
 def main():
     hosts, superuser = local_inventory()
+    print("tenant.yml on the local cluster (tenant_cpus 0.1, tenant_mem 128)")
+    tenants = bench_tenants()
+    print("%-46s %12s %10s" % ("", "seconds", "changed"))
+    for label, (seconds, changed) in tenants.items():
+        print("%-46s %12.2f %10d" % (label, seconds, changed))
+    one, noop = tenants["one tenant: add"][0], tenants["one tenant: no-op re-run"][0]
+    ten, ten_noop = tenants["ten tenants in one run: add"][0], tenants["ten tenants in one run: no-op re-run"][0]
+    print("one tenant %.1f s (target <= 15 s: %s); no-op re-run %.0f %% of the first run (target <= 20 %%: %s)"
+          % (one, "met" if one <= 15 else "missed", 100 * noop / one, "met" if noop <= 0.2 * one else "missed"))
+    print("ten tenants %.1f s (%.1f s per tenant); their no-op re-run %.0f %% of the first run"
+          % (ten, ten / 10, 100 * ten_noop / ten))
+    print()
     print("ZooKeeper tree of 50 znodes (+ root) on %s" % hosts)
     results = bench_namespace(hosts, superuser)
     print("%-46s %12s %10s %12s %10s" % ("", "first (s)", "changed", "second (s)", "changed"))
