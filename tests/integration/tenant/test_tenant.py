@@ -178,7 +178,7 @@ def test_secrets_are_kept_on_the_controller_and_never_printed(tsite):
         with open(os.path.join(base, "access.yml")) as fh:
             access = yaml.safe_load(fh)
         assert access["deploy_token"] == values["deploy_token"]
-        assert access["paas_yml"]["deploy_token"] == values["deploy_token"]
+        assert access["paas_yml"]["token"] == values["deploy_token"]
         assert sorted(access["marathon"]["urls"]) == sorted(tenant_urls(tsite, name))
         assert "Marathon URL(s): http://" in output
 
