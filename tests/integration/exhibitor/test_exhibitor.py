@@ -47,7 +47,7 @@ def roles():
 
 
 def wait_all_serving(timeout=180):
-    return zkprobe.wait_for(lambda: sorted(roles().values()) == ["follower", "follower", "leader"], timeout,
+    return zkprobe.wait_for(lambda: sorted(roles().values(), key=str) == ["follower", "follower", "leader"], timeout,
                             interval=2, message="one leader and two followers")
 
 
@@ -64,7 +64,7 @@ def test_exhibitor_runs_zookeeper_not_systemd(host):
 
 
 def test_one_leader_two_followers():
-    assert sorted(roles().values()) == ["follower", "follower", "leader"]
+    assert sorted(roles().values(), key=str) == ["follower", "follower", "leader"]
 
 
 def test_every_server_has_the_same_servers_spec():
@@ -161,7 +161,7 @@ def test_config_store_outage_keeps_quorum_and_restarts_nothing():
             # Several of Exhibitor's configuration checks (5 s in this scenario).
             time.sleep(25)
             during = writer.ok
-            assert sorted(roles().values()) == ["follower", "follower", "leader"]
+            assert sorted(roles().values(), key=str) == ["follower", "follower", "leader"]
         finally:
             restore_config_store()
         time.sleep(20)
