@@ -63,7 +63,7 @@ def test_four_letter_words_outside_the_whitelist_are_refused():
 
 
 def test_exactly_one_leader_and_two_followers():
-    modes = sorted(zkprobe.modes(SERVERS.values()).values())
+    modes = sorted(zkprobe.modes(SERVERS.values()).values(), key=str)
     assert modes == ["follower", "follower", "leader"]
 
 
@@ -92,7 +92,7 @@ def test_leader_failover_and_rejoin():
     finally:
         assert docker_exec(old, "systemctl", "start", "zookeeper").returncode == 0
     zkprobe.wait_for(lambda: zkprobe.mode(SERVERS[old]) == "follower", 60, message="%s to rejoin as follower" % old)
-    assert sorted(zkprobe.modes(SERVERS.values()).values()) == ["follower", "follower", "leader"]
+    assert sorted(zkprobe.modes(SERVERS.values()).values(), key=str) == ["follower", "follower", "leader"]
 
 
 def _start_times():
@@ -105,7 +105,7 @@ def _start_times():
 
 def test_config_change_restarts_one_server_at_a_time_leader_last():
     """Converge with a changed setting while a client writes and a poller reads srvr."""
-    zkprobe.wait_for(lambda: sorted(zkprobe.modes(SERVERS.values()).values()) == ["follower", "follower", "leader"],
+    zkprobe.wait_for(lambda: sorted(zkprobe.modes(SERVERS.values()).values(), key=str) == ["follower", "follower", "leader"],
                      60, message="a healthy ensemble before the test")
     original_leader = leader()
     before = _start_times()
