@@ -98,18 +98,25 @@ def exhibitor_parse_servers_spec(spec):
     return members
 
 
-def exhibitor_members(hosts, hostvars):
-    """The ensemble as [{host, id, hostname}]: from the fact __exhibitor_member each
-    host shares during the run, else from its inventory (zookeeper_id,
-    exhibitor_hostname, falling back to the inventory name)."""
+def _hosts_vars(filter_name, hosts, hostvars):
+    """Yields (host, hostvars[host]) for each of hosts, in order; raises naming
+    filter_name when hosts is not a list or a host is not in the inventory."""
     if not isinstance(hosts, (list, tuple)):
-        raise AnsibleFilterError("exhibitor_members: hosts must be a list, got %r" % (hosts,))
-    members = []
+        raise AnsibleFilterError("%s: hosts must be a list, got %r" % (filter_name, hosts))
     for host in hosts:
         try:
             hv = hostvars[host]
         except KeyError:
-            raise AnsibleFilterError("exhibitor_members: %r is not in the inventory" % (host,))
+            raise AnsibleFilterError("%s: %r is not in the inventory" % (filter_name, host))
+        yield host, hv
+
+
+def exhibitor_members(hosts, hostvars):
+    """The ensemble as [{host, id, hostname}]: from the fact __exhibitor_member each
+    host shares during the run, else from its inventory (zookeeper_id,
+    exhibitor_hostname, falling back to the inventory name)."""
+    members = []
+    for host, hv in _hosts_vars("exhibitor_members", hosts, hostvars):
         shared = hv.get("__exhibitor_member")
         if shared:
             members.append(dict(shared))
@@ -146,14 +153,8 @@ def exhibitor_cluster_hosts(cluster_list):
 def exhibitor_urls(hosts, hostvars, default_port=8080, scheme="http"):
     """Base URLs of the Exhibitors on hosts: http://<exhibitor_hostname>:<exhibitor_port>,
     the name falling back to zookeeper_address, then to the inventory name."""
-    if not isinstance(hosts, (list, tuple)):
-        raise AnsibleFilterError("exhibitor_urls: hosts must be a list, got %r" % (hosts,))
     urls = []
-    for host in hosts:
-        try:
-            hv = hostvars[host]
-        except KeyError:
-            raise AnsibleFilterError("exhibitor_urls: %r is not in the inventory" % (host,))
+    for host, hv in _hosts_vars("exhibitor_urls", hosts, hostvars):
         name = hv.get("exhibitor_hostname") or hv.get("zookeeper_address") or host
         port = hv.get("exhibitor_port", default_port)
         try:
