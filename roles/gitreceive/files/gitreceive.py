@@ -498,16 +498,22 @@ def build_image(cfg, workdir, tag):
         raise Refused("no Dockerfile in the repository, and this git host has no buildpack builder image "
                       "(gitreceive_buildpack_image): add a Dockerfile")
     say("-----> Building %s with the buildpack builder %s" % (tag, builder))
-    name = "gitreceive-build-%d" % os.getpid()
+    # Unique even when a killed receiver left its container and the pid comes round again.
+    name = "gitreceive-build-%d-%s" % (os.getpid(), os.urandom(4).hex())
     if subprocess.call(docker(cfg, "create", "-i", "--name", name, builder, "/bin/bash", "-c",
                               "mkdir -p /app && tar -xC /app && /build"), stdout=subprocess.DEVNULL) != 0:
         raise Refused("could not create the builder container from %s" % builder)
     try:
         tar = subprocess.Popen(["tar", "-C", workdir, "-cf", "-", "."], stdout=subprocess.PIPE)
         rc = stream(docker(cfg, "start", "-ai", name), stdin=tar.stdout, prefix="       ")
-        tar.wait()
+        # Our copy of the pipe closed: a builder that stopped reading gives tar SIGPIPE
+        # instead of leaving it blocked on a full pipe.
+        tar.stdout.close()
+        tar_rc = tar.wait()
         if rc != 0:
             raise Refused("the buildpack build failed")
+        if tar_rc != 0:
+            raise Refused("the pushed tree could not be handed to the builder (tar exited %d)" % tar_rc)
         if subprocess.call(docker(cfg, "commit", "--change", 'CMD ["/start", "web"]', name, tag),
                            stdout=subprocess.DEVNULL) != 0:
             raise Refused("could not commit the built slug image")
