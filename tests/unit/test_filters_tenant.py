@@ -1,10 +1,10 @@
-"""tenant_name_errors and marathon_flags (filter_plugins/tenant_filters.py), and
+"""tenant_name_errors, tenant_pushers_errors and marathon_flags (filter_plugins/tenant_filters.py), and
 library/mesos_role.py run() with a fake master."""
 import pytest
 from ansible.errors import AnsibleFilterError
 
 import mesos_role
-from tenant_filters import RESERVED, TENANT_NAME_RULE, marathon_flags, tenant_name_errors
+from tenant_filters import RESERVED, TENANT_NAME_RULE, marathon_flags, tenant_name_errors, tenant_pushers_errors
 
 
 @pytest.mark.parametrize("name", ["acme", "abc", "a-b", "team-42", "a" * 32, "x1y", "globex-corp"])
@@ -186,3 +186,58 @@ def test_mesos_role_bad_input_fails_before_any_request(params, fragment):
     done = run_role(**params)
     assert done.failed and fragment in done.result["msg"]
     assert FakeMaster.calls == []
+
+
+# --- tenant_pushers_errors ---------------------------------------------------------------
+
+def _key(kind="ssh-ed25519", seed=b"k", comment="alice@laptop", blob_kind=None):
+    import base64
+    import struct
+    name = (blob_kind or kind).encode()
+    blob = struct.pack(">I", len(name)) + name + struct.pack(">I", 32) + (seed * 32)[:32]
+    return "%s %s %s" % (kind, base64.b64encode(blob).decode(), comment)
+
+
+@pytest.mark.parametrize("pushers", [
+    [],
+    [{"name": "alice", "key": _key()}],
+    [{"name": "alice", "key": _key()}, {"name": "bob.ci@build-1", "key": _key(seed=b"b", comment="")}],
+    [{"name": "r", "key": _key("ssh-rsa", comment="")}],
+    [{"name": "ec", "key": _key("ecdsa-sha2-nistp256", comment="with spaces in the comment")}],
+])
+def test_valid_pushers(pushers):
+    assert tenant_pushers_errors(pushers) == []
+
+
+@pytest.mark.parametrize("pushers,fragment", [
+    ("alice", "tenant_pushers must be a list of {name, key} (got str)"),
+    ({"name": "alice"}, "must be a list"),
+    (["alice"], "tenant_pushers[0] must be a mapping"),
+    ([{"key": _key()}], "tenant_pushers[0].name None must be 1 to 64"),
+    ([{"name": "", "key": _key()}], "tenant_pushers[0].name '' must be"),
+    ([{"name": "al ice", "key": _key()}], "tenant_pushers[0].name 'al ice'"),
+    ([{"name": "-alice", "key": _key()}], "starting with a letter or digit"),
+    ([{"name": "a" * 65, "key": _key()}], "must be 1 to 64"),
+    ([{"name": "alice", "key": _key()}, {"name": "alice", "key": _key(seed=b"x")}],
+     "tenant_pushers[1].name 'alice' is also tenant_pushers[0].name"),
+    ([{"name": "alice"}], "tenant_pushers[0].key must be one OpenSSH public key line"),
+    ([{"name": "alice", "key": ""}], "must be one OpenSSH public key line"),
+    ([{"name": "alice", "key": "ssh-dss AAAAB3NzaC1kc3MAAACBAP"}], "type 'ssh-dss' is not one of"),
+    ([{"name": "alice", "key": 'command="sh" ' + _key()}], "options before the type are not allowed"),
+    ([{"name": "alice", "key": "ssh-ed25519"}], "has no base64 part"),
+    ([{"name": "alice", "key": "ssh-ed25519 not*base64"}], "does not decode"),
+    ([{"name": "alice", "key": _key(blob_kind="ssh-rsa")}], "does not match its type ssh-ed25519"),
+    ([{"name": "alice", "key": _key() + "\n" + _key(seed=b"z")}], "must be one line"),
+    ([{"name": "alice", "key": _key()}, {"name": "bob", "key": _key(comment="bob")}],
+     "tenant_pushers[1].key is the same key as tenant_pushers[0].key"),
+    ([{"name": "alice", "key": _key(), "tenants": ["acme"]}], "unknown field(s) tenants (allowed: name, key)"),
+])
+def test_bad_pushers_are_named(pushers, fragment):
+    errors = tenant_pushers_errors(pushers)
+    assert errors, pushers
+    assert any(fragment in e for e in errors), errors
+
+
+def test_every_bad_pusher_is_reported_at_once():
+    errors = tenant_pushers_errors([{"name": "a b", "key": "x"}, {"name": "ok", "key": _key()}, 5])
+    assert [e.split()[0] for e in errors] == ["tenant_pushers[0].name", "tenant_pushers[0].key", "tenant_pushers[2]"]

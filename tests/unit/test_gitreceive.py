@@ -1,6 +1,7 @@
 """roles/gitreceive/files/gitreceive.py: paas.yml validation, ref handling, repository
 paths, forced-command parsing, keys and authorized_keys lines, the Marathon app built."""
 import base64
+import hashlib
 import importlib.util
 import json
 import os
@@ -112,7 +113,12 @@ def test_all_errors_reported_at_once():
     ("x", "", False),
 ])
 def test_check_token(given, expected, ok):
-    assert gr.check_token(given, expected) is ok
+    """The record keeps the token's SHA-256, never the token."""
+    assert gr.check_token(given, hashlib.sha256(expected.encode()).hexdigest() if expected else "") is ok
+
+
+def test_check_token_does_not_take_the_token_itself():
+    assert not gr.check_token("secret-token-0123", "secret-token-0123")
 
 
 # --- refs --------------------------------------------------------------------------------
@@ -293,8 +299,8 @@ def test_uses_the_projects_marathon_client(tmp_path, monkeypatch):
 def cfg(tmp_path, monkeypatch):
     conf = {"user": os.environ.get("USER") or "root", "program": "/usr/local/bin/gitreceive",
             "pusher_files": [str(tmp_path / "pushers.json"), str(tmp_path / "uploaded.json")],
-            "uploaded_pushers_file": str(tmp_path / "uploaded.json"),
-            "authorized_keys": str(tmp_path / "authorized_keys"), "tenants": {"acme": {}, "beta": {}}}
+            "uploaded_pushers_file": str(tmp_path / "uploaded.json"), "repos_dir": str(tmp_path / "repos"),
+            "authorized_keys": str(tmp_path / "authorized_keys")}
     monkeypatch.setattr(gr.shutil, "chown", lambda *a, **k: None)
     (tmp_path / "pushers.json").write_text(json.dumps([{"name": "alice", "key": make_key(seed=b"a"),
                                                          "tenants": ["acme"]}]))
@@ -324,26 +330,128 @@ def test_upload_key_adds_a_pusher(cfg, tmp_path, monkeypatch, said):
     gr.cmd_upload_key(cfg, "carol", ["beta"])
     assert said() == [gr.key_fingerprint(key), "changed"]
     assert "run carol %s" % gr.key_fingerprint(key) in (tmp_path / "authorized_keys").read_text()
-    gr.authorize(cfg, gr.key_fingerprint(key), "beta")
+    store = FakeStore({"acme": record(), "beta": record()})
+    gr.authorize(cfg, store, gr.key_fingerprint(key), "beta")
     with pytest.raises(gr.Refused, match="may not push to tenant 'acme'"):
-        gr.authorize(cfg, gr.key_fingerprint(key), "acme")
+        gr.authorize(cfg, store, gr.key_fingerprint(key), "acme")
+
+
+# --- tenants' records (ZooKeeper, written by tenant.yml) --------------------------------
+
+class FakeStore:
+    """A TenantStore without ZooKeeper: {tenant: record}; tenants listed without a record too."""
+
+    def __init__(self, records, others=(), missing_root=False):
+        self.records_ = records
+        self.others = list(others)
+        self.missing_root = missing_root
+        self.closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.closed = True
+        return False
+
+    def record(self, tenant):
+        return self.records_.get(tenant)
+
+    def tenants(self, strict=False):
+        if self.missing_root and strict:
+            raise gr.Refused("/paas/tenants does not exist in ZooKeeper")
+        return sorted(set(self.records_) | set(self.others))
+
+    def records(self):
+        return dict(self.records_)
+
+
+def record(token="deploy-token-of-the-tenant-0123456789", pushers=()):
+    return {"token_sha256": hashlib.sha256(token.encode()).hexdigest(), "marathon_username": "t",
+            "marathon_password": "p", "pushers": [{"name": n, "key": k} for n, k in pushers]}
 
 
 @pytest.mark.parametrize("fingerprint, tenant, words", [
-    ("SHA256:nope", "acme", "is not registered"),
+    ("SHA256:nope", "acme", "is not registered for tenant 'acme'"),
     (None, "beta", "may not push to tenant 'beta'"),
 ])
 def test_authorize_refuses(cfg, fingerprint, tenant, words):
     fp = fingerprint or gr.key_fingerprint(make_key(seed=b"a"))
     with pytest.raises(gr.Refused, match=words):
-        gr.authorize(cfg, fp, tenant)
+        gr.authorize(cfg, FakeStore({"acme": record(), "beta": record()}), fp, tenant)
 
 
-def test_tenant_not_served_here(cfg, tmp_path):
+def test_tenant_without_record_is_refused(cfg, tmp_path):
     (tmp_path / "pushers.json").write_text(json.dumps([{"name": "alice", "key": make_key(seed=b"a"),
                                                          "tenants": ["gone"]}]))
-    with pytest.raises(gr.Refused, match="not served"):
-        gr.authorize(cfg, gr.key_fingerprint(make_key(seed=b"a")), "gone")
+    with pytest.raises(gr.Refused, match="tenant 'gone' does not exist"):
+        gr.authorize(cfg, FakeStore({"acme": record()}), gr.key_fingerprint(make_key(seed=b"a")), "gone")
+
+
+def test_a_key_in_a_tenants_record_pushes_to_that_tenant_only(cfg):
+    dave = make_key(seed=b"d", comment="dave")
+    store = FakeStore({"acme": record(pushers=[("dave", dave)]), "beta": record()})
+    assert gr.authorize(cfg, store, gr.key_fingerprint(dave), "acme") == store.record("acme")
+    with pytest.raises(gr.Refused, match="not registered for tenant 'beta'"):
+        gr.authorize(cfg, store, gr.key_fingerprint(dave), "beta")
+
+
+def test_record_pushers_join_tenants_and_skip_bad_keys():
+    dave = make_key(seed=b"d", comment="dave")
+    out = gr.record_pushers({"acme": record(pushers=[("dave", dave), ("bad", "ssh-ed25519 nope")]),
+                             "beta": record(pushers=[("dave-b", dave)])})
+    assert list(out) == [gr.key_fingerprint(dave)]
+    assert out[gr.key_fingerprint(dave)]["tenants"] == ["acme", "beta"]
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"not json", "not JSON"),
+    (b"\xff", "not JSON"),
+    (b"[]", "lacks token_sha256"),
+    (b'{"pushers": []}', "lacks token_sha256"),
+    (b'{"token_sha256": "abc", "pushers": []}', "lacks token_sha256"),
+    (json.dumps({"token_sha256": "a" * 64, "pushers": "alice"}).encode(), "lacks token_sha256 or pushers"),
+])
+def test_bad_records_are_refused(data, words):
+    with pytest.raises(gr.Refused, match=words):
+        gr.parse_record("acme", data)
+
+
+def test_good_record_parses():
+    rec = record(pushers=[("dave", make_key(seed=b"d"))])
+    assert gr.parse_record("acme", json.dumps(rec).encode()) == rec
+
+
+def test_authorized_keys_command_lists_the_records_pushers(cfg, monkeypatch, capsys):
+    dave, erin = make_key(seed=b"d", comment="dave"), make_key(seed=b"e", comment="erin")
+    store = FakeStore({"acme": record(pushers=[("dave", dave)]), "beta": record(pushers=[("erin", erin)])})
+    monkeypatch.setattr(gr, "tenant_store", lambda c: store)
+    gr.cmd_authorized_keys(cfg, cfg["user"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert lines == [gr.authorized_keys_line("dave", dave), gr.authorized_keys_line("erin", erin)]
+    assert all(line.startswith('command="/usr/local/bin/gitreceive run ') and gr.KEY_OPTIONS in line
+               for line in lines)
+    assert store.closed
+    gr.cmd_authorized_keys(cfg, "someone-else")
+    assert capsys.readouterr().out == ""
+
+
+def test_prune_removes_only_repositories_of_tenants_gone(cfg, tmp_path, monkeypatch, said):
+    for t in ("acme", "gone", "idle"):
+        (tmp_path / "repos" / t / "dev").mkdir(parents=True)
+    monkeypatch.setattr(gr, "tenant_store", lambda c: FakeStore({"acme": record()}, others=["idle"]))
+    gr.cmd_prune(cfg)
+    assert sorted(os.listdir(tmp_path / "repos")) == ["acme", "idle"]
+    gr.cmd_prune(cfg)
+    assert said()[-1] == "unchanged"
+
+
+def test_prune_removes_nothing_when_the_tenants_path_is_missing(cfg, tmp_path, monkeypatch):
+    (tmp_path / "repos" / "acme").mkdir(parents=True)
+    monkeypatch.setattr(gr, "tenant_store", lambda c: FakeStore({}, missing_root=True))
+    with pytest.raises(gr.Refused, match="does not exist"):
+        gr.cmd_prune(cfg)
+    assert os.listdir(tmp_path / "repos") == ["acme"]
 
 
 @pytest.mark.parametrize("stdin, words", [

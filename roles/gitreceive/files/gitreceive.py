@@ -11,6 +11,14 @@ It keeps gitreceive's contract:
   gitreceive receive <repository> <revision> <user> <fingerprint>
                                                  the receiver: the pushed tree (tar) on stdin
   gitreceive sync-keys                           (root) authorized_keys from the pusher files
+  gitreceive authorized-keys <user>              sshd's AuthorizedKeysCommand: the tenants' pushers
+  gitreceive prune                               (root) remove the repositories of tenants that are gone
+
+Tenants live in ZooKeeper, not on this host: tenant.yml writes each tenant's record
+(deploy token's SHA-256, its Marathon's HTTP password, its pushers' keys) as JSON in
+the znode <zk_tenants_path>/<tenant>/gitreceive, readable with this host's digest
+credentials. A tenant added, changed or removed there is served, changed or refused at
+the next push or ssh login; any number of git hosts read the same records.
 
 A remote is git@<host>:<tenant>/<env>/<app>.git with env dev or prod. The receiver
 checks paas.yml, builds the image (Dockerfile, or a buildpack builder image), pushes it
@@ -181,6 +189,20 @@ def authorized_keys_line(user, key, program="/usr/local/bin/gitreceive"):
     return 'command="%s run %s %s",%s %s %s %s' % (program, user, fingerprint, KEY_OPTIONS, ktype, blob, user)
 
 
+def record_pushers(records):
+    """{fingerprint: {"name", "key", "tenants"}} from the tenants' records ({tenant: record})."""
+    out = {}
+    for tenant in sorted(records):
+        for item in records[tenant].get("pushers") or []:
+            try:
+                fp = key_fingerprint(item["key"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            entry = out.setdefault(fp, {"name": item.get("name") or "pusher", "key": item["key"], "tenants": []})
+            entry["tenants"].append(tenant)
+    return out
+
+
 def load_pushers(paths):
     """{fingerprint: {"name", "key", "tenants"}} from the pusher files (JSON lists); later files
     do not override a fingerprint an earlier one holds."""
@@ -202,6 +224,111 @@ def render_authorized_keys(pushers, program="/usr/local/bin/gitreceive"):
     for fp in sorted(pushers, key=lambda f: (pushers[f]["name"], f)):
         lines.append(authorized_keys_line(pushers[fp]["name"], pushers[fp]["key"], program))
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# tenants: their records in ZooKeeper (written by tenant.yml)
+
+RECORD_NODE = "gitreceive"
+
+
+def parse_record(tenant, data):
+    """The tenant's record from its znode's data; Refused when it is not what tenant.yml writes."""
+    try:
+        rec = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except (UnicodeDecodeError, ValueError):
+        raise Refused("tenant %r: its record in ZooKeeper is not JSON" % tenant)
+    if (not isinstance(rec, dict) or not re.match(r"^[0-9a-f]{64}$", str(rec.get("token_sha256", "")))
+            or not isinstance(rec.get("pushers", []), list)):
+        raise Refused("tenant %r: its record in ZooKeeper lacks token_sha256 or pushers" % tenant)
+    return rec
+
+
+class TenantStore:
+    """Reads the tenants' records under cfg["zk_tenants_path"] with this host's digest credentials."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.root = cfg.get("zk_tenants_path") or "/paas/tenants"
+        self.zk = None
+
+    def __enter__(self):
+        import logging
+        logging.getLogger("kazoo").addHandler(logging.NullHandler())
+        logging.getLogger("kazoo").propagate = False
+        try:
+            from kazoo.client import KazooClient
+            from kazoo.handlers.threading import KazooTimeoutError
+        except ImportError:
+            raise Refused("this git host lacks the kazoo library (python3-kazoo)")
+        user, password = self.cfg.get("zk_username") or "", self.cfg.get("zk_password") or ""
+        hosts = self.cfg.get("zk_hosts") or ""
+        if not hosts:
+            raise Refused("this git host has no ZooKeeper servers configured (gitreceive_zk_hosts)")
+        self.zk = KazooClient(hosts=hosts, timeout=float(self.cfg.get("zk_timeout", 10)),
+                              auth_data=[("digest", "%s:%s" % (user, password))] if user else None)
+        try:
+            self.zk.start(timeout=float(self.cfg.get("zk_timeout", 10)))
+        except KazooTimeoutError:
+            self.close()
+            raise Refused("ZooKeeper (%s) did not answer: tenants cannot be looked up" % hosts)
+        return self
+
+    def close(self):
+        if self.zk is not None:
+            try:
+                self.zk.stop()
+            finally:
+                self.zk.close()
+                self.zk = None
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def record(self, tenant):
+        """The tenant's record, or None when the tenant does not exist (or has no record)."""
+        from kazoo.exceptions import NoAuthError, NoNodeError
+        try:
+            data, _stat = self.zk.get("%s/%s/%s" % (self.root, tenant, RECORD_NODE))
+        except NoNodeError:
+            return None
+        except NoAuthError:
+            raise Refused("tenant %r: this git host may not read its record (check gitreceive_zk_username and "
+                          "gitreceive_zk_password against tenant.yml's)" % tenant)
+        return parse_record(tenant, data)
+
+    def tenants(self, strict=False):
+        """Names of the tenants in ZooKeeper (whether or not they have a record). A missing
+        tenants' path is no tenants, or, with strict, Refused (a wrong path must not look empty)."""
+        from kazoo.exceptions import NoNodeError
+        try:
+            return sorted(c for c in self.zk.get_children(self.root) if TENANT_RE.match(c))
+        except NoNodeError:
+            if strict:
+                raise Refused("%s does not exist in ZooKeeper (gitreceive_zk_tenants_path)" % self.root)
+            return []
+
+    def records(self):
+        """{tenant: record} of every tenant this host can read; unreadable ones are reported on stderr."""
+        out = {}
+        for tenant in self.tenants():
+            try:
+                rec = self.record(tenant)
+            except Refused as exc:
+                sys.stderr.write("gitreceive: %s\n" % exc)
+                continue
+            if rec is not None:
+                out[tenant] = rec
+        return out
+
+
+def tenant_store(cfg):
+    return TenantStore(cfg)
+
+
+def token_sha256(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,8 +439,10 @@ def validate_paas(doc, tenant=None, app=None):
     return out, []
 
 
-def check_token(given, expected):
-    return isinstance(given, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+def check_token(given, expected_sha256):
+    """The deploy token in paas.yml against the SHA-256 the tenant's record keeps (constant time)."""
+    return (isinstance(given, str) and bool(expected_sha256)
+            and hmac.compare_digest(token_sha256(given), expected_sha256))
 
 
 def image_tag(registry, tenant, app, sha):
@@ -378,20 +507,21 @@ def repo_dir(cfg, tenant, env, app):
     return os.path.join(cfg["repos_dir"], tenant, env, app + ".git")
 
 
-def allowed_tenants(cfg, fingerprint):
-    pushers = load_pushers(cfg["pusher_files"])
-    entry = pushers.get(fingerprint)
-    return entry["tenants"] if entry else None
+def authorize(cfg, store, fingerprint, tenant):
+    """The tenant's record when the key may push to the tenant; Refused otherwise.
 
-
-def authorize(cfg, fingerprint, tenant):
-    tenants = allowed_tenants(cfg, fingerprint)
-    if tenants is None:
-        raise Refused("key %s is not registered" % fingerprint)
-    if tenant not in tenants:
+    A key may push to a tenant when the tenant's record lists it (tenant_pushers in
+    tenant.yml) or a pusher file gives it the tenant (gitreceive_pushers, upload-key)."""
+    record = store.record(tenant)
+    listed = record is not None and fingerprint in record_pushers({tenant: record})
+    filed = load_pushers(cfg["pusher_files"]).get(fingerprint)
+    if not listed and filed is None:
+        raise Refused("key %s is not registered for tenant %r" % (fingerprint, tenant))
+    if not listed and tenant not in filed["tenants"]:
         raise Refused("key %s may not push to tenant %r" % (fingerprint, tenant))
-    if tenant not in cfg["tenants"]:
-        raise Refused("tenant %r is not served by this git host" % tenant)
+    if record is None:
+        raise Refused("tenant %r does not exist (no record in ZooKeeper)" % tenant)
+    return record
 
 
 def stream(cmd, stdin=None, env=None, prefix=""):
@@ -422,10 +552,9 @@ def _marathon():
     return mod
 
 
-def marathon_client(cfg, tenant):
+def marathon_client(cfg, tenant, record):
     MarathonClient = _marathon().MarathonClient
-    t = cfg["tenants"][tenant]
-    urls = t.get("marathon_urls") or []
+    urls = record.get("marathon_urls") or []
     if not urls:
         # The tenant's Marathon runs as /tenants/<name> on the central Marathon: find its tasks.
         central = MarathonClient(cfg["central_marathon_urls"], cfg.get("central_marathon_username") or None,
@@ -435,14 +564,14 @@ def marathon_client(cfg, tenant):
         urls = app_urls(tapp or {})
         if not urls:
             raise Refused("the Marathon of tenant %r (/tenants/%s) has no running task" % (tenant, tenant))
-    return MarathonClient(urls, t.get("marathon_username") or tenant, t.get("marathon_password") or None,
+    return MarathonClient(urls, record.get("marathon_username") or tenant, record.get("marathon_password") or None,
                           validate_certs=cfg.get("validate_certs", True), poll_interval=1.0)
 
 
-def deploy(cfg, tenant, definition):
+def deploy(cfg, tenant, record, definition):
     """Create or update the app and wait until healthy; on failure put the previous definition back."""
     MarathonError, app_subset = _marathon().MarathonError, _marathon().app_subset
-    client = marathon_client(cfg, tenant)
+    client = marathon_client(cfg, tenant, record)
     timeout = float(cfg.get("deploy_timeout", 300))
     deadline = time.time() + timeout
     app_id = definition["id"]
@@ -473,7 +602,7 @@ def deploy(cfg, tenant, definition):
     return app
 
 
-def record(cfg, repo, entry):
+def record_deploy(cfg, repo, entry):
     with open(os.path.join(repo, "paas-deploys.jsonl"), "a") as fh:
         fh.write(json.dumps(entry, sort_keys=True) + "\n")
 
@@ -525,7 +654,8 @@ def receive(cfg, repository, revision, user, fingerprint, tar_stream, ref=None):
     """The receiver: the pushed tree on ``tar_stream``; check, build, push, deploy."""
     import yaml
     tenant, env, app = parse_repo_path(repository)
-    authorize(cfg, fingerprint, tenant)
+    with tenant_store(cfg) as store:
+        record = authorize(cfg, store, fingerprint, tenant)
     say("-----> %s pushed %s to %s/%s/%s" % (user, revision[:12], tenant, env, app))
     workdir = tempfile.mkdtemp(prefix="gitreceive-")
     try:
@@ -545,7 +675,7 @@ def receive(cfg, repository, revision, user, fingerprint, tar_stream, ref=None):
         settings, errors = validate_paas(doc, tenant, app)
         if errors:
             raise Refused("paas.yml is invalid:\n" + "\n".join("  " + e for e in errors))
-        if not check_token(settings["token"], read_token(cfg, tenant)):
+        if not check_token(settings["token"], record["token_sha256"]):
             raise Refused("token: does not match tenant %r's deploy token" % tenant)
         if ref is not None:
             problem = check_ref(ref, revision, settings["branch"])
@@ -557,8 +687,8 @@ def receive(cfg, repository, revision, user, fingerprint, tar_stream, ref=None):
         if stream(docker(cfg, "push", tag), prefix="       ") != 0:
             raise Refused("docker push to %s failed" % cfg["registry"])
         definition = app_definition(settings, env, tag)
-        result = deploy(cfg, tenant, definition)
-        record(cfg, repo_dir(cfg, tenant, env, app),
+        result = deploy(cfg, tenant, record, definition)
+        record_deploy(cfg, repo_dir(cfg, tenant, env, app),
                {"time": int(time.time()), "tag": tag.rsplit(":", 1)[1], "image": tag, "user": user,
                 "app": definition})
         urls = app_urls(result)
@@ -570,17 +700,10 @@ def receive(cfg, repository, revision, user, fingerprint, tar_stream, ref=None):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def read_token(cfg, tenant):
-    try:
-        with open(os.path.join(cfg["tokens_dir"], tenant)) as fh:
-            return fh.read().strip()
-    except FileNotFoundError:
-        return ""
-
-
 def rollback(cfg, fingerprint, repository, tag=None):
     tenant, env, app = parse_repo_path(repository)
-    authorize(cfg, fingerprint, tenant)
+    with tenant_store(cfg) as store:
+        record = authorize(cfg, store, fingerprint, tenant)
     deploys = history(repo_dir(cfg, tenant, env, app))
     if not deploys:
         raise Refused("rollback: %s/%s/%s has never been deployed" % (tenant, env, app))
@@ -597,9 +720,9 @@ def rollback(cfg, fingerprint, repository, tag=None):
                           % (tag, tenant, env, app, ", ".join(sorted(set(d["tag"] for d in deploys)))))
         target = matches[-1]
     say("-----> Rolling %s/%s/%s back from %s to %s" % (tenant, env, app, current, target["tag"]))
-    result = deploy(cfg, tenant, target["app"])
+    result = deploy(cfg, tenant, record, target["app"])
     entry = dict(target, time=int(time.time()), rollback_from=current)
-    record(cfg, repo_dir(cfg, tenant, env, app), entry)
+    record_deploy(cfg, repo_dir(cfg, tenant, env, app), entry)
     say("-----> %s is running and healthy" % target["app"]["id"])
     for u in app_urls(result):
         say("       %s" % u)
@@ -624,7 +747,8 @@ def cmd_run(cfg, user, fingerprint):
     if verb == "rollback":
         return rollback(cfg, fingerprint, *args)
     tenant, env, app = parse_repo_path(args[0])
-    authorize(cfg, fingerprint, tenant)
+    with tenant_store(cfg) as store:
+        authorize(cfg, store, fingerprint, tenant)
     if verb == "upload-pack":
         path = repo_dir(cfg, tenant, env, app)
         if not os.path.isdir(path):
@@ -698,6 +822,38 @@ def cmd_sync_keys(cfg):
     say("changed")
 
 
+def cmd_authorized_keys(cfg, user, out=None):
+    """sshd's AuthorizedKeysCommand: the forced-command lines of the pushers the tenants' records list.
+
+    Keys from the pusher files are in authorized_keys already (sync-keys)."""
+    if user != cfg["user"]:
+        return
+    with tenant_store(cfg) as store:
+        records = store.records()
+    out = out or sys.stdout
+    out.write(render_authorized_keys(record_pushers(records), cfg["program"]))
+    out.flush()
+
+
+def cmd_prune(cfg):
+    """Remove the repositories of tenants that no longer exist in ZooKeeper; prints 'changed' if any.
+    Nothing is removed unless the tenants' path itself was read."""
+    if not os.path.isdir(cfg["repos_dir"]) or not os.listdir(cfg["repos_dir"]):
+        say("unchanged")
+        return
+    with tenant_store(cfg) as store:
+        existing = set(store.tenants(strict=True))
+    gone = []
+    for name in sorted(os.listdir(cfg["repos_dir"])):
+        path = os.path.join(cfg["repos_dir"], name)
+        if os.path.isdir(path) and name not in existing:
+            shutil.rmtree(path)
+            gone.append(name)
+    for name in gone:
+        say("removed the repositories of tenant %s (no longer in ZooKeeper)" % name)
+    say("changed" if gone else "unchanged")
+
+
 USAGE = __doc__.split("\n\n")[1]
 
 
@@ -721,6 +877,12 @@ def main(argv):
             cmd_upload_key(cfg, args[1], args[2:])
         elif args[:1] == ["sync-keys"] and len(args) == 1:
             cmd_sync_keys(cfg)
+        elif args[:1] == ["authorized-keys"] and len(args) == 2:
+            # stdout is read by sshd as key lines; messages go to its log
+            keys_out, OUT[0] = OUT[0], sys.stderr
+            cmd_authorized_keys(cfg, args[1], keys_out)
+        elif args[:1] == ["prune"] and len(args) == 1:
+            cmd_prune(cfg)
         else:
             sys.stderr.write(USAGE + "\n")
             return 2

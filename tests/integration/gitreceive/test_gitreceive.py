@@ -1,9 +1,10 @@
 """git push to deploy, end to end on the converged site scenario.
 
 The git host is the scenario's `gitreceive` host (agent1: Docker, the registry's CA).
-The module fixture adds a small tenant (tenant.yml), then gives the git host the
-tenant's deploy token and three keys (playbooks/gitreceive.yml): alice may push to
-the tenant, bob is registered for no tenant, eve is not registered. A Dockerfile app
+The module fixture adds a small tenant with alice as its pusher (tenant.yml's
+tenant_pushers: the tenant's record in ZooKeeper, which the git host reads), and
+registers bob on the git host for no tenant (playbooks/gitreceive.yml's
+paas_git_pushers); eve is not registered anywhere. A Dockerfile app
 built FROM the base image already in the git host's Docker is pushed, changed,
 broken, rolled back; at the end the tenant is removed and the pushers withdrawn, which
 leaves the git host as converge left it (no tenants, no pushers).
@@ -101,9 +102,9 @@ def gitreceive_playbook(pushers):
                         extra_args=["--tags", "gitreceive-validate,gitreceive-configure"])
 
 
-def tenant_playbook(state):
+def tenant_playbook(state, pushers=()):
     extra = {"tenant_name": TENANT, "tenant_state": state, "paas_secrets_dir": SECRETS, "tenant_wait_timeout": 300,
-             "tenant_cpus": 0.2, "tenant_mem": 256}
+             "tenant_cpus": 0.2, "tenant_mem": 256, "tenant_pushers": list(pushers)}
     su = os.environ.get("PAAS_SITE_ZK_SUPERUSER", "")
     if su:
         extra["tenant_zk_superuser_password"] = su.split(":", 1)[1]
@@ -128,8 +129,8 @@ def git():
         keys[name] = os.path.join(work, name)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", keys[name]], check=True)
     pub = {n: open(k + ".pub").read().strip() for n, k in keys.items()}
-    pushers = [{"name": "alice", "key": pub["alice"], "tenants": [TENANT]},
-               {"name": "bob", "key": pub["bob"], "tenants": []}]
+    tenant_pushers = [{"name": "alice", "key": pub["alice"]}]
+    pushers = [{"name": "bob", "key": pub["bob"], "tenants": []}]
     start = time.monotonic()
     # The sample app's base image must be in the git host's Docker (built FROM it, nothing pulled).
     if docker_exec("docker", "image", "inspect", BASE_IMAGE).returncode != 0:
@@ -139,7 +140,7 @@ def git():
         assert res.returncode == 0, res.stderr
     # A repository left by an earlier run of this test would not fast-forward.
     docker_exec("rm", "-rf", "/home/git/repos/%s" % TENANT)
-    res = tenant_playbook("present")
+    res = tenant_playbook("present", tenant_pushers)
     assert res.rc == 0, failed_task_messages(res.output)
     res = gitreceive_playbook(pushers)
     assert res.rc == 0, failed_task_messages(res.output)
@@ -153,6 +154,8 @@ def git():
     g.paas = {"tenant": TENANT, "token": g.token, "app": "web", "instances": 1, "cpus": 0.1, "mem": 64,
               "port": 8000, "health_check": "/"}
     g.pushers = pushers
+    g.tenant_pushers = tenant_pushers
+    g.pub = pub
     yield g
     start = time.monotonic()
     res = tenant_playbook("absent")  # already gone unless a test failed before the last one
@@ -215,13 +218,37 @@ def _broken_paas(git, **change):
     return doc
 
 
+# paas.yml files the receiver refuses before building: (case, change, words of the message).
+INVALID_PAAS = [
+    ("cpus_negative", {"cpus": -1}, "cpus: must be between"),
+    ("mem_not_a_number", {"mem": "lots"}, "mem: must be"),
+    ("unknown_setting", {"replicas": 2}, "replicas: unknown setting"),
+    ("instances_negative", {"instances": -1}, "instances: must be between"),
+    ("port_too_high", {"port": 70000}, "port: must be between"),
+    ("app_not_the_remote", {"app": "other"}, "app: 'other' does not match the remote's app 'web'"),
+    ("app_bad_name", {"app": "Web_App"}, "app: 'Web_App' is not an app name"),
+    ("no_token", {"token": None}, "token: is required"),
+    ("token_not_string", {"token": 12345}, "token: must be a string"),
+    ("bad_branch", {"branch": "a..b"}, "branch: 'a..b' is not a branch name"),
+    ("env_bad_name", {"env": {"1BAD": "x"}}, "env.1BAD: is not a variable name"),
+    ("health_check_relative", {"health_check": "health"}, "health_check.path: must be an HTTP path"),
+    ("constraints_bad_operator", {"constraints": [["hostname", "SOMETIMES"]]},
+     "constraints[0]: operator 'SOMETIMES' is not one of"),
+]
+
+
 REJECTIONS = [
+    ("invalid_paas_" + case, (lambda change: lambda g: write_app(g, "x", _broken_paas(g, **change)))(change),
+     "HEAD:master", "alice", words) for case, change, words in INVALID_PAAS
+] + [
     ("wrong_token", lambda g: write_app(g, "x", _broken_paas(g, token="not-the-token-0123456789")),
      "HEAD:master", "alice", "token: does not match"),
     ("other_tenant_in_paas", lambda g: write_app(g, "x", _broken_paas(g, tenant="globex")),
      "HEAD:master", "alice", "tenant: 'globex' does not match the remote's tenant"),
-    ("invalid_paas", lambda g: write_app(g, "x", _broken_paas(g, cpus=-1, mem="lots", replicas=2)),
-     "HEAD:master", "alice", "cpus: must be between"),
+    ("not_yaml", lambda g: (write_app(g, "x"), g.write("paas.yml", "tenant: [unclosed\n")),
+     "HEAD:master", "alice", "paas.yml: not valid YAML"),
+    ("not_a_mapping", lambda g: (write_app(g, "x"), g.write("paas.yml", "- tenant\n")),
+     "HEAD:master", "alice", "paas.yml: the file must be a mapping"),
     ("no_paas", lambda g: (write_app(g, "x"), os.remove(os.path.join(g.repo, "paas.yml"))),
      "HEAD:master", "alice", "paas.yml: the repository has no paas.yml"),
     ("failing_build", lambda g: write_app(g, "x", dockerfile=DOCKERFILE + "RUN exit 3\n"),
@@ -254,6 +281,39 @@ def test_no_shell_and_no_other_command(git):
     assert "not allowed" in git.ssh("sh", "-c", "id").stdout + git.ssh("sh", "-c", "id").stderr
 
 
+def test_tenant_pushers_are_kept_by_tenant_yml(git):
+    """tenant.yml adds and removes the tenant's pushers (its record in ZooKeeper): carol
+    reads the repository once listed, not before and not after; a re-run is changed=0."""
+    carol_key = os.path.join(git.work, "carol")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "carol", "-f", carol_key], check=True)
+    git.keys["carol"] = carol_key
+    carol = {"name": "carol", "key": open(carol_key + ".pub").read().strip()}
+    assert git.run("ls-remote", "paas-dev", key="carol", check=False).returncode != 0
+    res = tenant_playbook("present", git.tenant_pushers + [carol])
+    assert res.rc == 0, failed_task_messages(res.output)
+    assert res.changed() > 0
+    out = git.run("ls-remote", "paas-dev", "refs/heads/master", key="carol").stdout.split()
+    assert out[0] == git.v2
+    res = tenant_playbook("present", git.tenant_pushers + [carol])
+    assert res.rc == 0 and res.changed() == 0, failed_task_messages(res.output)
+    res = tenant_playbook("present", git.tenant_pushers)
+    assert res.rc == 0, failed_task_messages(res.output)
+    denied = git.run("ls-remote", "paas-dev", key="carol", check=False)
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr, denied.stderr
+    assert git.remote_master() == git.v2  # alice still reads and pushes
+
+
+def test_bad_tenant_pushers_fail_before_any_change(git):
+    res = tenant_playbook("present", git.tenant_pushers + [{"name": "mallory", "key": "ssh-ed25519 nope"},
+                                                           {"name": "al ice", "key": git.pub["bob"]}])
+    assert res.rc != 0
+    messages = "\n".join(failed_task_messages(res.output))
+    assert "tenant_pushers[1].key its base64 part does not decode" in messages, messages
+    assert "tenant_pushers[2].name 'al ice'" in messages, messages
+    assert res.changed() == 0
+    assert git.remote_master() == git.v2
+
+
 def test_rollback_serves_the_previous_version(git):
     res = git.ssh("rollback", "%s/dev/web" % TENANT)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -267,12 +327,15 @@ def test_rollback_serves_the_previous_version(git):
 
 
 def test_removed_tenant_and_pushers_lose_access(git):
-    """The tenant removed and the pushers withdrawn: the git host is as converge left it."""
+    """The tenant removed: its pushers lose access at once (its record is gone); the next
+    gitreceive run prunes its repositories; bob withdrawn: the git host is as converge left it."""
     res = tenant_playbook("absent")
     assert res.rc == 0, failed_task_messages(res.output)
+    push = git.push()
+    assert push.returncode != 0 and "Permission denied" in push.output, push.output
+    assert docker_exec("test", "-d", "/home/git/repos/%s" % TENANT).returncode == 0
     res = gitreceive_playbook([])
     assert res.rc == 0, failed_task_messages(res.output)
     assert res.changed() > 0
-    push = git.push()
-    assert push.returncode != 0 and "Permission denied" in push.output, push.output
-    assert docker_exec("test", "-e", "/etc/gitreceive/tokens/%s" % TENANT).returncode != 0
+    assert docker_exec("test", "-e", "/home/git/repos/%s" % TENANT).returncode != 0
+    assert git.run("ls-remote", "paas-dev", key="bob", check=False).returncode != 0
