@@ -108,6 +108,97 @@ def tenant_pushers_errors(pushers, field="tenant_pushers"):
     return problems
 
 
+_ZK_PATH_RE = re.compile(r"^(/[a-zA-Z0-9_.-]+)+$")
+_IMAGE_RE = re.compile(r"^([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$")
+_HTTP_URL_RE = re.compile(r"^https?://[^/\s]+/?$")
+_MASTER_URL_RE = re.compile(r"^(https?://[^/\s]+/?|zk://[^/\s]+(/[^/\s]+)+)$")
+_USER_RE = re.compile(r"^[^:\s]+$")
+
+
+def _number(value, kind):
+    """value as int or float the way Jinja's int/float filters take it (strings from -e too); None if not."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return kind(value) if not isinstance(value, str) or kind is float else int(value.strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_list(value):
+    return isinstance(value, (list, tuple))
+
+
+def tenant_settings_errors(settings):
+    """Every problem with a tenant's settings (the role's tenant_* values, as a dict), each
+    naming its variable; [] when they are fine. Checked before anything is changed."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("tenant_settings_errors: expects a dict of tenant_* values (got %r)" % (settings,))
+    v = settings.get
+    out = list(tenant_name_errors(v("tenant_name"), v("tenant_reserved_names", RESERVED)))
+    present = v("tenant_state", "present") == "present"
+
+    hosts = v("tenant_zk_hosts")
+    if not _is_list(hosts) or not hosts:
+        out.append("tenant_zk_hosts must be a non-empty list of \"host:port\" (wired from paas_zk_hosts); got %r"
+                   % (hosts,))
+    for key in ("tenant_zk_root", "tenant_mesos_zk_path"):
+        if not isinstance(v(key), str) or not _ZK_PATH_RE.match(v(key)):
+            out.append("%s must be an absolute ZooKeeper path (/paas/tenants); got %r" % (key, v(key)))
+    if not isinstance(v("tenant_zk_superuser_name"), str) or not _USER_RE.match(v("tenant_zk_superuser_name")):
+        out.append("tenant_zk_superuser_name must be a user name without ':'; got %r" % (v("tenant_zk_superuser_name"),))
+    if not v("tenant_zk_superuser_password"):
+        out.append("tenant_zk_superuser_password must be set (the ZooKeeper superuser shares every tenant "
+                   "namespace's ACL; wired from zookeeper_superuser_password)")
+
+    for key, pattern, what in (("tenant_marathon_urls", _HTTP_URL_RE, "base URLs (http://host:port)"),
+                               ("tenant_mesos_master_urls", _MASTER_URL_RE,
+                                "base URLs (http://host:port) or the masters' zk:// URL")):
+        urls = v(key)
+        if not _is_list(urls) or not urls:
+            out.append("%s must be a non-empty list of %s; got %r" % (key, what, urls))
+        else:
+            bad = [u for u in urls if not isinstance(u, str) or not pattern.match(u)]
+            if bad:
+                out.append("%s must be a list of %s; not: %s" % (key, what, ", ".join(repr(b) for b in bad)))
+    for user, secret in (("tenant_marathon_username", "tenant_marathon_password"),
+                         ("tenant_mesos_operator_principal", "tenant_mesos_operator_secret"),
+                         ("tenant_mesos_principal", "tenant_mesos_secret")):
+        if bool(v(user)) != bool(v(secret)):
+            out.append("%s and %s are set together or not at all" % (user, secret))
+
+    if present:
+        image = v("tenant_marathon_image")
+        if not isinstance(image, str) or not _IMAGE_RE.match(image) or image.endswith(":latest"):
+            out.append("tenant_marathon_image must name an image with a pinned tag or digest "
+                       "(registry:5000/marathon:1.11.24, not 'latest'); got %r" % (image,))
+        for key, kind, low, unit in (("tenant_instances", int, 1, ""), ("tenant_cpus", float, 0.01, ""),
+                                     ("tenant_mem", int, 128, " (MB)"),
+                                     ("tenant_health_check_grace_period", int, 0, " (seconds)"),
+                                     ("tenant_health_check_delay", int, 0, " (seconds)"),
+                                     ("tenant_health_check_interval", int, 1, " (seconds)")):
+            n = _number(v(key), kind)
+            if n is None or n < low:
+                out.append("%s must be a number >= %s%s; got %r" % (key, low, unit, v(key)))
+        quota = v("tenant_quota", {})
+        if not isinstance(quota, dict) or any(_number(q, float) is None or isinstance(q, str) or _number(q, float) < 0
+                                              for q in quota.values()):
+            out.append("tenant_quota must map resources to numbers >= 0 ({cpus: 4, mem: 8192}); got %r" % (quota,))
+        if not isinstance(v("tenant_marathon_extra_flags", {}), dict):
+            out.append("tenant_marathon_extra_flags must be a mapping of flag -> value; got %r"
+                       % (v("tenant_marathon_extra_flags"),))
+        out.extend(tenant_pushers_errors(v("tenant_pushers", [])))
+        if not isinstance(v("tenant_gitreceive_zk_username"), str) or not _USER_RE.match(v("tenant_gitreceive_zk_username")):
+            out.append("tenant_gitreceive_zk_username must be a user name without ':'; got %r"
+                       % (v("tenant_gitreceive_zk_username"),))
+
+    secrets_dir = v("tenant_secrets_dir")
+    if not isinstance(secrets_dir, str) or not secrets_dir.startswith("/"):
+        out.append("tenant_secrets_dir must be an absolute directory on the controller (wired from "
+                   "paas_secrets_dir); got %r" % (secrets_dir,))
+    return out
+
+
 def marathon_flags(flags):
     """{'zk_timeout': 10000, 'disable_http': True, 'x': False} -> "--zk_timeout 10000 --disable_http"
     (shell-quoted; false or null values are left out)."""
@@ -134,4 +225,5 @@ def marathon_flags(flags):
 class FilterModule(object):
     def filters(self):
         return {"tenant_name_errors": tenant_name_errors, "tenant_pushers_errors": tenant_pushers_errors,
+                "tenant_settings_errors": tenant_settings_errors,
                 "marathon_flags": marathon_flags}

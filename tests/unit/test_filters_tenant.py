@@ -4,7 +4,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 import mesos_role
-from tenant_filters import RESERVED, TENANT_NAME_RULE, marathon_flags, tenant_name_errors, tenant_pushers_errors
+from tenant_filters import (RESERVED, TENANT_NAME_RULE, marathon_flags, tenant_name_errors, tenant_pushers_errors,
+                            tenant_settings_errors)
 
 
 @pytest.mark.parametrize("name", ["acme", "abc", "a-b", "team-42", "a" * 32, "x1y", "globex-corp"])
@@ -241,3 +242,88 @@ def test_bad_pushers_are_named(pushers, fragment):
 def test_every_bad_pusher_is_reported_at_once():
     errors = tenant_pushers_errors([{"name": "a b", "key": "x"}, {"name": "ok", "key": _key()}, 5])
     assert [e.split()[0] for e in errors] == ["tenant_pushers[0].name", "tenant_pushers[0].key", "tenant_pushers[2]"]
+
+
+# --- tenant_settings_errors -----------------------------------------------------------
+
+GOOD_SETTINGS = {
+    "tenant_name": "acme", "tenant_state": "present", "tenant_reserved_names": list(RESERVED),
+    "tenant_zk_hosts": ["zk1:2181", "zk2:2181"], "tenant_zk_root": "/paas/tenants", "tenant_mesos_zk_path": "/mesos",
+    "tenant_zk_superuser_name": "super", "tenant_zk_superuser_password": "s3cret",
+    "tenant_marathon_urls": ["http://m1:8080", "https://m2:8443/"],
+    "tenant_mesos_master_urls": ["zk://zk1:2181,zk2:2181/mesos"],
+    "tenant_marathon_username": "admin", "tenant_marathon_password": "pw",
+    "tenant_mesos_operator_principal": "", "tenant_mesos_operator_secret": "",
+    "tenant_mesos_principal": "marathon", "tenant_mesos_secret": "x",
+    "tenant_marathon_image": "registry:5000/paas/marathon:1.11.24", "tenant_instances": 1, "tenant_cpus": 0.5,
+    "tenant_mem": 768, "tenant_health_check_grace_period": 600, "tenant_health_check_delay": 2,
+    "tenant_health_check_interval": 5, "tenant_quota": {}, "tenant_marathon_extra_flags": {},
+    "tenant_pushers": [], "tenant_gitreceive_zk_username": "gitreceive", "tenant_secrets_dir": "/srv/secrets/tenants",
+}
+
+
+@pytest.mark.parametrize("change", [
+    {},
+    {"tenant_instances": "2", "tenant_cpus": "0.25", "tenant_mem": "256"},  # strings from -e
+    {"tenant_quota": {"cpus": 4, "mem": 8192.5}},
+    {"tenant_marathon_image": "registry:5000/paas/marathon@sha256:" + "a" * 64},
+    {"tenant_mesos_master_urls": ["http://m1:5050", "https://m2:5050/"]},
+    {"tenant_state": "absent", "tenant_marathon_image": "", "tenant_instances": 0},  # not checked for removal
+    {"tenant_pushers": [{"name": "alice", "key": _key()}]},
+])
+def test_good_settings(change):
+    assert tenant_settings_errors(dict(GOOD_SETTINGS, **change)) == []
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"tenant_name": "Acme"}, "tenant_name 'Acme' is invalid"),
+    ({"tenant_name": "mesos"}, "it is reserved"),
+    ({"tenant_zk_hosts": []}, "tenant_zk_hosts must be a non-empty list"),
+    ({"tenant_zk_hosts": "zk1:2181"}, "tenant_zk_hosts must be a non-empty list"),
+    ({"tenant_zk_root": "paas/tenants"}, "tenant_zk_root must be an absolute ZooKeeper path"),
+    ({"tenant_mesos_zk_path": "/mesos/"}, "tenant_mesos_zk_path must be an absolute ZooKeeper path"),
+    ({"tenant_zk_superuser_name": "su:per"}, "tenant_zk_superuser_name must be a user name without ':'"),
+    ({"tenant_zk_superuser_password": ""}, "tenant_zk_superuser_password must be set"),
+    ({"tenant_marathon_urls": []}, "tenant_marathon_urls must be a non-empty list"),
+    ({"tenant_marathon_urls": ["m1:8080"]}, "tenant_marathon_urls must be a list of base URLs"),
+    ({"tenant_marathon_urls": ["http://m1:8080/v2/apps"]}, "not: 'http://m1:8080/v2/apps'"),
+    ({"tenant_mesos_master_urls": ["zk://zk1:2181"]}, "tenant_mesos_master_urls must be a list of"),
+    ({"tenant_marathon_password": ""}, "tenant_marathon_username and tenant_marathon_password are set together"),
+    ({"tenant_mesos_operator_secret": "x"}, "tenant_mesos_operator_principal and tenant_mesos_operator_secret"),
+    ({"tenant_mesos_secret": ""}, "tenant_mesos_principal and tenant_mesos_secret"),
+    ({"tenant_marathon_image": "registry:5000/marathon:latest"}, "tenant_marathon_image must name an image with a pinned"),
+    ({"tenant_marathon_image": "registry:5000/marathon"}, "tenant_marathon_image must name"),
+    ({"tenant_marathon_image": "Registry/Marathon:1"}, "tenant_marathon_image must name"),
+    ({"tenant_instances": 0}, "tenant_instances must be a number >= 1; got 0"),
+    ({"tenant_instances": "two"}, "tenant_instances must be a number >= 1"),
+    ({"tenant_instances": True}, "tenant_instances must be a number"),
+    ({"tenant_cpus": 0}, "tenant_cpus must be a number >= 0.01"),
+    ({"tenant_mem": 64}, "tenant_mem must be a number >= 128 (MB)"),
+    ({"tenant_health_check_grace_period": -1}, "tenant_health_check_grace_period must be a number >= 0"),
+    ({"tenant_health_check_delay": None}, "tenant_health_check_delay must be a number"),
+    ({"tenant_health_check_interval": 0}, "tenant_health_check_interval must be a number >= 1"),
+    ({"tenant_quota": {"cpus": "many"}}, "tenant_quota must map resources to numbers >= 0"),
+    ({"tenant_quota": {"cpus": -1}}, "tenant_quota must map"),
+    ({"tenant_quota": [4]}, "tenant_quota must map"),
+    ({"tenant_marathon_extra_flags": ["--x"]}, "tenant_marathon_extra_flags must be a mapping"),
+    ({"tenant_pushers": [{"name": "alice", "key": "nope"}]}, "tenant_pushers[0].key"),
+    ({"tenant_gitreceive_zk_username": "git:receive"}, "tenant_gitreceive_zk_username must be a user name"),
+    ({"tenant_secrets_dir": ""}, "tenant_secrets_dir must be an absolute directory"),
+    ({"tenant_secrets_dir": "secrets"}, "tenant_secrets_dir must be an absolute directory"),
+])
+def test_bad_settings_name_their_variable(change, fragment):
+    errors = tenant_settings_errors(dict(GOOD_SETTINGS, **change))
+    assert any(fragment in e for e in errors), errors
+
+
+def test_settings_errors_come_all_at_once_and_hide_the_superuser_password():
+    errors = tenant_settings_errors(dict(GOOD_SETTINGS, tenant_name="X", tenant_mem=1, tenant_zk_root="x",
+                                         tenant_zk_superuser_password=""))
+    assert [e.split()[0] for e in errors] == ["tenant_name", "tenant_zk_root", "tenant_zk_superuser_password",
+                                             "tenant_mem"]
+    assert "s3cret" not in " ".join(tenant_settings_errors(dict(GOOD_SETTINGS, tenant_zk_superuser_name=":")))
+
+
+def test_settings_errors_wants_a_dict():
+    with pytest.raises(AnsibleFilterError, match="tenant_settings_errors: expects a dict"):
+        tenant_settings_errors(["acme"])
