@@ -91,6 +91,17 @@ class PlaybookRun:
     def failed(self):
         return sum(self.stats[h].get("failures", 0) + self.stats[h].get("unreachable", 0) for h in self.stats)
 
+    def ran_tasks(self, host):
+        """Names of the tasks that ran on host (not skipped), from the json callback's output."""
+        data = json.loads(self.output[self.output.index("{"):self.output.rindex("}") + 1])
+        names = []
+        for play in data.get("plays", []):
+            for task in play.get("tasks", []):
+                result = task.get("hosts", {}).get(host)
+                if result is not None and not result.get("skipped"):
+                    names.append(task["task"]["name"])
+        return names
+
 
 def run_playbook(playbook, inventory=None, extra_vars=None, limit=None, check=False, extra_env=None,
                  timeout=1800, extra_args=()):

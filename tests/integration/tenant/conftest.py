@@ -35,6 +35,8 @@ class TenantSite:
     zk_hosts = os.environ.get("PAAS_SITE_ZK") or ",".join(
         "%s:2181" % addr.split(":")[0] for addr in masters.values())
     zk_superuser = os.environ.get("PAAS_SITE_ZK_SUPERUSER", "")
+    # The git hosts' digest user (paas_gitreceive_zk_password), "user:password"; empty: not configured.
+    zk_gitreceive = os.environ.get("PAAS_SITE_GITRECEIVE_ZK", "")
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
 
 

@@ -220,8 +220,12 @@ def test_namespaces_are_isolated(tsite):
             with pytest.raises(NoAuthError):
                 anonymous.get_children(path)
             acl, _ = {"acme": as_acme, "globex": as_globex}[name].get_acls(path)
-            assert sorted(a.id.scheme for a in acl) == ["digest", "digest"], acl
-            assert sorted(a.id.id.split(":")[0] for a in acl) == sorted([name, "super"])
+            assert {a.id.scheme for a in acl} == {"digest"}, acl
+            perms = {a.id.id.split(":")[0]: a.perms for a in acl}
+            want = {name: 31, "super": 31}  # ALL
+            if tsite.zk_gitreceive:
+                want[tsite.zk_gitreceive.split(":")[0]] = 1  # READ only: the git hosts
+            assert perms == want, acl
         as_acme.get("/paas/tenants/acme")
         assert "state" in as_acme.get_children("/paas/tenants/acme")  # the tenant Marathon's own data
         with pytest.raises(NoAuthError):
@@ -234,6 +238,64 @@ def test_namespaces_are_isolated(tsite):
         for client in (anonymous, as_acme, as_globex):
             client.stop()
             client.close()
+
+
+def test_git_hosts_read_the_tenants_record_and_nothing_more(tsite):
+    """The record the git hosts read (<ns>/gitreceive): the deploy token's hash, never the
+    token; readable with the git hosts' digest user, which can write nothing."""
+    if not tsite.zk_gitreceive:
+        pytest.skip("the site has no git hosts' ZooKeeper user (PAAS_SITE_GITRECEIVE_ZK)")
+    import hashlib
+    import json
+    client = zk(tsite, tsite.zk_gitreceive)
+    try:
+        for name in TENANTS:
+            data, _ = client.get("/paas/tenants/%s/gitreceive" % name)
+            record = json.loads(data)
+            token = secrets(name)["deploy_token"]
+            assert record["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
+            assert token not in data.decode()
+            assert record["marathon_username"] == name and record["pushers"] == []
+            root, _ = client.get("/paas/tenants/%s" % name)
+            assert json.loads(root) == {"quota": {}, "tenant": name}
+            with pytest.raises(NoAuthError):
+                client.set("/paas/tenants/%s/gitreceive" % name, b"{}")
+            with pytest.raises(NoAuthError):
+                client.create("/paas/tenants/%s/intruder" % name, b"x")
+            with pytest.raises(NoAuthError):
+                client.get("/paas/tenants/%s/state" % name)  # the tenant Marathon's own nodes
+    finally:
+        client.stop()
+        client.close()
+
+
+def test_quota_is_set_changed_and_removed(tsite, marathon_image):
+    """tenant_quota on globex: set on the masters, changed, removed when dropped; with no
+    quota wanted now and before, the masters are not asked (the task is skipped)."""
+    def quota():
+        """globex's quota limits as the leading master reports them (GET /quota, configs)."""
+        state = leader_state(tsite)
+        res = mh.request("http://%s/quota" % mh.pid_address(state["pid"]), auth=tsite.operator_auth)
+        assert res.status == 200, res.body
+        for cfg in res.json.get("configs") or []:
+            if cfg.get("role") == "globex":
+                return {k: float(v["value"] if isinstance(v, dict) else v) for k, v in cfg.get("limits", {}).items()}
+        return {}
+
+    for wanted in ({"cpus": 1, "mem": 512}, {"cpus": 2, "mem": 512}):
+        res = tenant(tsite, marathon_image, "globex", tenant_quota=wanted)
+        assert res.rc == 0, failed_task_messages(res.output)
+        assert res.changed() > 0
+        assert quota() == {k: float(v) for k, v in wanted.items()}
+    res = tenant(tsite, marathon_image, "globex")
+    assert res.rc == 0, failed_task_messages(res.output)
+    assert res.changed() > 0
+    assert quota() == {}
+    res = tenant(tsite, marathon_image, "globex")
+    assert res.rc == 0 and res.changed() == 0, failed_task_messages(res.output)
+    ran = res.ran_tasks("tenant-globex")
+    assert "tenant : Run the tenant's Marathon on the central Marathon" in ran, ran
+    assert "tenant : Set the quota of the tenant's Mesos role" not in ran, ran
 
 
 def test_an_app_in_acme_runs_and_globex_does_not_see_it(tsite):
