@@ -2,7 +2,6 @@
 paths, forced-command parsing, keys and authorized_keys lines, the Marathon app built."""
 import base64
 import hashlib
-import importlib.util
 import json
 import os
 import struct
@@ -10,10 +9,7 @@ import struct
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location("gitreceive", os.path.join(ROOT, "roles", "gitreceive", "files",
-                                                                          "gitreceive.py"))
-gr = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gr)
+import gitreceive as gr  # noqa: E402 - roles/gitreceive/files is on sys.path (conftest.py)
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

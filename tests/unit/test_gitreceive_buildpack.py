@@ -1,7 +1,6 @@
 """roles/gitreceive/files/gitreceive.py: build_image's buildpack (slug) path, without a Docker
 engine. cfg["docker"] points at a fake docker that logs each call's argv (and the tar stream that
 `start -ai` gets on stdin) and exits with the status the test sets in FAKE_DOCKER_RC_<SUBCOMMAND>."""
-import importlib.util
 import json
 import os
 import stat
@@ -12,13 +11,9 @@ import threading
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location("gitreceive", os.path.join(ROOT, "roles", "gitreceive", "files",
-                                                                          "gitreceive.py"))
-gr = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(gr)
+import gitreceive as gr  # noqa: E402 - roles/gitreceive/files is on sys.path (conftest.py)
 
-BUILDER = "gliderlabs/herokuish:latest"
+BUILDER = "registry.local:5000/builders/herokuish:v0.10.4"
 TAG = "registry.local:5000/acme/web:0123456789ab"
 BUILD_CMD = ["/bin/bash", "-c", "mkdir -p /app && tar -xC /app && /build"]
 
