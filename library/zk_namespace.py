@@ -15,7 +15,7 @@ description:
     compares, and writes only what differs. A second run with the same input reports
     C(changed=false).
   - Missing parents of O(path) are created with ZooKeeper's default open ACL, so that sibling
-    namespaces can be created next to each other; lock parents with another task if needed.
+    namespaces can be created next to each other, unless O(parents_acl) gives theirs.
   - Runs where the task runs. The host needs the C(kazoo) Python library and network access to
     the ensemble. On this project's controller C(kazoo) comes from C(requirements.txt), so the
     usual pattern is to delegate the task to C(localhost).
@@ -52,6 +52,9 @@ options:
       - "Child znodes to create below the root, as relative path -> data, for example
         C({marathon: '', 'config/owner': acme}). Intermediate nodes are created with empty data."
       - A value of C(null) creates the node with empty data and leaves existing data alone.
+      - "A value may also be a mapping C({data: <text or null>, acl: [...]}): the node gets that ACL
+        (same form as O(acl)) instead of O(acl), on creation and corrected afterwards; for example a
+        record the namespace's owner may read but not change."
       - Keys are validated like O(path) but relative.
     type: dict
   acl:
@@ -71,6 +74,28 @@ options:
         description:
           - Identity. C(digest) takes C(user:base64(sha1(user:password))) (the C(zk_digest) filter
             makes one); C(world) takes C(anyone); C(ip) an address or network; C(auth) none.
+        type: str
+      perms:
+        description: C(all) or a subset of C(rwcda).
+        type: str
+        required: true
+  parents_acl:
+    description:
+      - ACL of the parents of O(path) (all of them up to, not including, C(/)). Missing parents are
+        created with it, existing ones whose ACL differs are corrected (reported in RV(acl_changed)),
+        so that nobody else may create or delete namespaces next to this one.
+      - When omitted, missing parents get ZooKeeper's open ACL and existing ones are left alone.
+      - Ignored with O(state=absent).
+    type: list
+    elements: dict
+    suboptions:
+      scheme:
+        description: ACL scheme.
+        type: str
+        required: true
+        choices: [digest, world, ip, auth]
+      id:
+        description: Identity, as in O(acl).
         type: str
       perms:
         description: C(all) or a subset of C(rwcda).
@@ -139,6 +164,29 @@ EXAMPLES = r"""
       - scheme: digest
         id: "{{ 'super' | zk_digest(zookeeper_superuser_password) }}"
         perms: all
+    auth:
+      - credential: "super:{{ zookeeper_superuser_password }}"
+  delegate_to: localhost
+
+- name: The same, with the parents locked and a record the tenant may only read
+  zk_namespace:
+    hosts: "{{ paas_zk_hosts }}"
+    path: /paas/tenants/acme
+    acl: "{{ tenant_acl }}"
+    parents_acl:
+      - scheme: digest
+        id: "{{ 'super' | zk_digest(zookeeper_superuser_password) }}"
+        perms: all
+    nodes:
+      record:
+        data: '{"owner": "acme"}'
+        acl:
+          - scheme: digest
+            id: "{{ 'super' | zk_digest(zookeeper_superuser_password) }}"
+            perms: all
+          - scheme: digest
+            id: "{{ 'acme' | zk_digest(tenant_zk_password) }}"
+            perms: r
     auth:
       - credential: "super:{{ zookeeper_superuser_password }}"
   delegate_to: localhost
@@ -219,64 +267,89 @@ from ansible.module_utils.zookeeper import (
 def _validated(params):
     """All input checks, before any connection is made."""
     path = validate_path(params["path"], "path")
-    nodes = params.get("nodes") or {}
-    for key, value in nodes.items():
-        validate_relative(key, "nodes[%r]" % (key,))
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            raise ZkInputError("nodes[%r]" % (key,), "data must be text, got %s" % type(value).__name__)
-    acl = parse_acl(params["acl"], "acl") if params.get("acl") is not None else None
     auth = parse_auth(params.get("auth"), "auth")
+    nodes = {}
+    for key, value in (params.get("nodes") or {}).items():
+        field = "nodes[%r]" % (key,)
+        validate_relative(key, field)
+        node_acl = None
+        if isinstance(value, dict):
+            unknown = sorted(str(k) for k in value if k not in ("data", "acl"))
+            if unknown:
+                raise ZkInputError(field, "takes data and acl, not %s" % ", ".join(unknown))
+            if value.get("acl") is not None:
+                node_acl = expand_acl(parse_acl(value["acl"], field + ".acl"), auth)
+            value = value.get("data")
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise ZkInputError(field, "data must be text, got %s" % type(value).__name__)
+        nodes[key] = (value, node_acl)
+    acl = parse_acl(params["acl"], "acl") if params.get("acl") is not None else None
     if acl is not None:
         acl = expand_acl(acl, auth)
+    parents_acl = None
+    if params.get("parents_acl") is not None and params["state"] == "present":
+        parents_acl = expand_acl(parse_acl(params["parents_acl"], "parents_acl"), auth)
     if params["state"] == "absent" and (params.get("nodes") or params.get("data") is not None or acl):
         raise ZkInputError("state", "absent takes no data, nodes or acl")
     timeout = params["timeout"]
     if timeout is None or timeout <= 0:
         raise ZkInputError("timeout", "must be a positive number of seconds")
-    return path, nodes, acl, auth
+    return path, nodes, acl, parents_acl, auth
 
 
-def _plan_present(client, path, data, nodes, acl):
+def _plan_present(client, path, data, nodes, acl, parents_acl=None):
     """Compare the desired tree with ZooKeeper. Returns the list of actions and before/after."""
     actions = []  # (op, path, data bytes, acl)
     before, after = {}, {}
 
-    # Missing parents, created with ZooKeeper's default ACL.
+    # Missing parents, created with parents_acl (else ZooKeeper's default ACL); existing
+    # parents' ACL corrected to parents_acl when it is given.
     parts = path.strip("/").split("/")
     for i in range(1, len(parts)):
         parent = "/" + "/".join(parts[:i])
-        if client.exists(parent) is None:
-            actions.append(("create", parent, b"", None))
-            after[parent] = {"data": "", "acl": "default (world:anyone:rwcda)"}
+        if parents_acl is None:
+            if client.exists(parent) is None:
+                actions.append(("create", parent, b"", None))
+                after[parent] = {"data": "", "acl": _acl_text(None)}
+            continue
+        exists, have_data, have_acl = read_node(client, parent)
+        if not exists:
+            actions.append(("create", parent, b"", parents_acl))
+            after[parent] = {"data": "", "acl": _acl_text(parents_acl)}
+        elif acl_key(parents_acl) != acl_key(have_acl):
+            actions.append(("acl", parent, None, parents_acl))
+            before[parent] = {"data": to_text(have_data), "acl": _acl_text(have_acl)}
+            after[parent] = {"data": to_text(have_data), "acl": _acl_text(parents_acl)}
 
-    # The root and the listed nodes (with intermediate nodes), parents before children.
-    wanted = [(path, data)]
+    # The root and the listed nodes (with intermediate nodes), parents before children;
+    # a listed node may carry its own ACL.
+    wanted = [(path, data, acl)]
     listed = {}
     for key in sorted(nodes, key=lambda k: (k.count("/"), k)):
         segs = key.split("/")
         for depth in range(1, len(segs)):
             inter = join_path(path, "/".join(segs[:depth]))
-            listed.setdefault(inter, None)
+            listed.setdefault(inter, (None, None))
         listed[join_path(path, key)] = nodes[key]
     for node in sorted(listed, key=lambda p: (p.count("/"), p)):
-        value = listed[node]
-        wanted.append((node, None if value is None else str(value)))
+        value, node_acl = listed[node]
+        wanted.append((node, None if value is None else str(value), node_acl if node_acl is not None else acl))
 
-    for node, want_data in wanted:
+    for node, want_data, want_acl in wanted:
         exists, have_data, have_acl = read_node(client, node)
         if not exists:
             new = to_bytes(want_data)
-            actions.append(("create", node, new, acl))
-            after[node] = {"data": to_text(new), "acl": _acl_text(acl)}
+            actions.append(("create", node, new, want_acl))
+            after[node] = {"data": to_text(new), "acl": _acl_text(want_acl)}
             continue
         entry_before = {"data": to_text(have_data), "acl": _acl_text(have_acl)}
         entry_after = dict(entry_before)
         if want_data is not None and to_bytes(want_data) != (have_data or b""):
             actions.append(("set", node, to_bytes(want_data), None))
             entry_after["data"] = want_data
-        if acl is not None and acl_key(acl) != acl_key(have_acl):
-            actions.append(("acl", node, None, acl))
-            entry_after["acl"] = _acl_text(acl)
+        if want_acl is not None and acl_key(want_acl) != acl_key(have_acl):
+            actions.append(("acl", node, None, want_acl))
+            entry_after["acl"] = _acl_text(want_acl)
         if entry_after != entry_before:
             before[node] = entry_before
             after[node] = entry_after
@@ -321,7 +394,7 @@ def run(module):
     params = module.params
     result = dict(changed=False, path=params["path"], created=[], deleted=[], updated=[], acl_changed=[])
     try:
-        path, nodes, acl, auth = _validated(params)
+        path, nodes, acl, parents_acl, auth = _validated(params)
     except ZkInputError as exc:
         module.fail_json(msg=str(exc), field=exc.field, **result)
 
@@ -333,7 +406,8 @@ def run(module):
     try:
         with zk_session(params["hosts"], params["timeout"], auth) as client:
             if params["state"] == "present":
-                actions, before, after = _plan_present(client, path, params.get("data"), nodes, acl)
+                actions, before, after = _plan_present(client, path, params.get("data"), nodes, acl,
+                                                       parents_acl)
                 result["created"] = [a[1] for a in actions if a[0] == "create"]
                 result["updated"] = [a[1] for a in actions if a[0] == "set"]
                 result["acl_changed"] = [a[1] for a in actions if a[0] == "acl"]
@@ -392,6 +466,11 @@ def main():
             data=dict(type="str"),
             nodes=dict(type="dict"),
             acl=dict(type="list", elements="dict", options=dict(
+                scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
+                id=dict(type="str"),
+                perms=dict(type="str", required=True),
+            )),
+            parents_acl=dict(type="list", elements="dict", options=dict(
                 scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
                 id=dict(type="str"),
                 perms=dict(type="str", required=True),

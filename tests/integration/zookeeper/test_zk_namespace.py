@@ -1,4 +1,6 @@
 """zk_namespace against a real ZooKeeper ensemble, run through Ansible itself."""
+import uuid
+
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
@@ -123,6 +125,72 @@ def test_a_different_acl_is_corrected_and_reported(zk, zk_hosts, base):
                                          auth=[{"credential": "admin:pw"}])).changed is False
 
 
+@pytest.fixture
+def top(zk):
+    """A fresh top-level path (parents_acl locks every parent: not under the shared /itest)."""
+    path = "/itest-%s" % uuid.uuid4().hex[:10]
+    yield path
+    if zk.exists(path):
+        zk.delete(path, recursive=True)
+
+
+def test_parents_acl_locks_the_parents_and_a_node_keeps_its_own_acl(zk, zk_hosts, top):
+    """parents_acl: missing parents created with it, existing ones corrected; a node given as
+    {data, acl} gets its own ACL (a record the owner may read but not change)."""
+    base = top
+    admin = {"scheme": "digest", "id": _digest("admin", "pw"), "perms": "all"}
+    reader = {"scheme": "digest", "id": _digest("reader", "rpw"), "perms": "r"}
+    owner = {"scheme": "digest", "id": _digest("owner", "0wner-pw"), "perms": "all"}
+    auth = [{"credential": "admin:pw"}, {"credential": "owner:0wner-pw"}]
+    zk.ensure_path(base + "/open")  # an existing parent with the open ACL
+    args = ns(zk_hosts, base + "/open/tenants/acme", acl=[owner, admin], parents_acl=[admin, reader], auth=auth,
+              nodes={"record": {"data": "token=abc", "acl": [admin, reader]}, "state": ""})
+    run = run_module("zk_namespace", args, diff=True)
+    assert run.rc == 0 and run.changed, run.result
+    assert run.result["acl_changed"] == [base, base + "/open"]
+    assert run.result["created"] == [base + "/open/tenants", base + "/open/tenants/acme",
+                                     base + "/open/tenants/acme/record", base + "/open/tenants/acme/state"]
+
+    def perms(path):
+        return {a.id.id.split(":")[0]: a.perms for a in zk.get_acls(path)[0]}
+    for parent in (base, base + "/open", base + "/open/tenants"):
+        assert perms(parent) == {"admin": 31, "reader": 1}, parent
+    assert perms(base + "/open/tenants/acme") == {"owner": 31, "admin": 31}
+    assert perms(base + "/open/tenants/acme/state") == {"owner": 31, "admin": 31}
+    assert perms(base + "/open/tenants/acme/record") == {"admin": 31, "reader": 1}
+
+    again = run_module("zk_namespace", args)
+    assert again.rc == 0 and again.changed is False, again.result
+
+    clients = {}
+    try:
+        for name, cred in (("anonymous", None), ("owner", "owner:0wner-pw"), ("reader", "reader:rpw")):
+            c = KazooClient(hosts=zk_hosts, timeout=10, auth_data=[("digest", cred)] if cred else None)
+            c.start(timeout=15)
+            clients[name] = c
+        with pytest.raises(NoAuthError):  # nobody but the admin adds namespaces next to acme
+            clients["anonymous"].create(base + "/open/tenants/intruder", b"")
+        with pytest.raises(NoAuthError):
+            clients["owner"].create(base + "/open/tenants/intruder", b"")
+        with pytest.raises(NoAuthError):  # the owner cannot change its record ...
+            clients["owner"].set(base + "/open/tenants/acme/record", b"token=mine")
+        clients["owner"].set(base + "/open/tenants/acme/state", b"ok")  # ... but owns the rest
+        assert clients["reader"].get(base + "/open/tenants/acme/record")[0] == b"token=abc"
+        assert clients["reader"].get_children(base + "/open/tenants") == ["acme"]
+        with pytest.raises(NoAuthError):
+            clients["reader"].set(base + "/open/tenants/acme/record", b"x")
+    finally:
+        for c in clients.values():
+            c.stop()
+            c.close()
+
+    # A record whose ACL was widened by hand is corrected.
+    zk.set_acls(base + "/open/tenants/acme/record", zk.get_acls(base + "/open/tenants/acme")[0])
+    fixed = run_module("zk_namespace", args)
+    assert fixed.changed and fixed.result["acl_changed"] == [base + "/open/tenants/acme/record"], fixed.result
+    assert perms(base + "/open/tenants/acme/record") == {"admin": 31, "reader": 1}
+
+
 def test_absent_without_recursive_refuses_and_deletes_nothing(zk, zk_hosts, base):
     run_module("zk_namespace", ns(zk_hosts, base, nodes={"a/b": "1", "c": "2"}))
     run = run_module("zk_namespace", ns(zk_hosts, base, state="absent"))
@@ -175,6 +243,10 @@ INVALID = [
     ({"acl": []}, "acl"),
     ({"auth": [{"credential": "nopassword"}]}, "auth[0].credential"),
     ({"timeout": 0}, "timeout"),
+    ({"nodes": {"rec": {"data": "x", "owner": "me"}}}, "nodes['rec']"),
+    ({"nodes": {"rec": {"data": ["x"]}}}, "nodes['rec']"),
+    ({"nodes": {"rec": {"acl": [{"scheme": "digest", "id": "acme", "perms": "r"}]}}}, "nodes['rec'].acl[0].id"),
+    ({"parents_acl": [{"scheme": "world", "id": "anyone", "perms": "rwz"}]}, "parents_acl[0].perms"),
     ({"state": "absent", "data": "x"}, "state"),
 ]
 
