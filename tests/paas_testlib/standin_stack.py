@@ -57,6 +57,28 @@ def zk_ok(port):
         return False
 
 
+def start_zookeeper(tmp, port, timeout=40):
+    """A standalone ZooKeeper (Debian's package) on 127.0.0.1:port with its data in tmp/zk;
+    returns its Proc once it serves clients. StackError when it is missing or does not start."""
+    cp = zookeeper_classpath()
+    if cp is None:
+        raise StackError("ZooKeeper is not installed (apt-get install zookeeper)")
+    zkdir = os.path.join(tmp, "zk")
+    os.makedirs(os.path.join(zkdir, "data"), exist_ok=True)
+    cfg = os.path.join(zkdir, "zoo.cfg")
+    with open(cfg, "w") as fh:
+        fh.write("tickTime=2000\ndataDir=%s/data\nclientPort=%d\nclientPortAddress=127.0.0.1\n"
+                 "4lw.commands.whitelist=*\nadmin.enableServer=false\n" % (zkdir, port))
+    proc = Proc("zk", ["java", "-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg], tmp)
+    deadline = time.time() + timeout
+    while not zk_ok(port):
+        if not proc.alive() or time.time() > deadline:
+            proc.stop()
+            raise StackError("ZooKeeper on port %d did not start:\n%s" % (port, proc.tail()))
+        time.sleep(0.3)
+    return proc
+
+
 class StackError(RuntimeError):
     pass
 
@@ -128,18 +150,7 @@ class StandinStack:
         self.stop()
 
     def start(self):
-        cp = zookeeper_classpath()
-        if cp is None:
-            raise StackError("ZooKeeper is not installed (apt-get install zookeeper)")
-        zkdir = os.path.join(self.tmp, "zk")
-        os.makedirs(os.path.join(zkdir, "data"), exist_ok=True)
-        cfg = os.path.join(zkdir, "zoo.cfg")
-        with open(cfg, "w") as fh:
-            fh.write("tickTime=2000\ndataDir=%s/data\nclientPort=%d\nclientPortAddress=127.0.0.1\n"
-                     "4lw.commands.whitelist=*\nadmin.enableServer=false\n" % (zkdir, self.zk_port))
-        self.procs["zk"] = Proc("zk", ["java", "-Xmx256m", "-cp", cp,
-                                       "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg], self.tmp)
-        self.wait(lambda: zk_ok(self.zk_port), 40, "ZooKeeper on port %d" % self.zk_port, "zk")
+        self.procs["zk"] = start_zookeeper(self.tmp, self.zk_port)
 
         py = sys.executable
         self.procs["master"] = Proc("master", [

@@ -400,6 +400,22 @@ def test_record_pushers_join_tenants_and_skip_bad_keys():
     assert out[gr.key_fingerprint(dave)]["tenants"] == ["acme", "beta"]
 
 
+@pytest.mark.parametrize("bad", [("bad name", None), (5, None), (None, None), ("", None), ("-dash", None),
+                                 ("ok", 12), ("ok", "ssh-ed25519 AAAA"), ("ok", ["ssh-ed25519"])])
+def test_a_bad_pusher_entry_does_not_stop_the_others_lines(cfg, monkeypatch, capsys, bad):
+    """One record's bad entry is skipped; every other pusher still gets its line."""
+    dave, erin = make_key(seed=b"d", comment="dave"), make_key(seed=b"e", comment="erin")
+    name, key = bad
+    bad_entry = {"name": name, "key": key if key is not None else make_key(seed=b"x")}
+    acme = record(pushers=[("dave", dave)])
+    acme["pushers"].append(bad_entry)
+    store = FakeStore({"acme": acme, "beta": record(pushers=[("erin", erin)])})
+    monkeypatch.setattr(gr, "tenant_store", lambda c, timeout=None: store)
+    gr.cmd_authorized_keys(cfg, cfg["user"])
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert lines == [gr.authorized_keys_line("dave", dave), gr.authorized_keys_line("erin", erin)]
+
+
 @pytest.mark.parametrize("data, words", [
     (b"not json", "not JSON"),
     (b"\xff", "not JSON"),
@@ -421,7 +437,7 @@ def test_good_record_parses():
 def test_authorized_keys_command_lists_the_records_pushers(cfg, monkeypatch, capsys):
     dave, erin = make_key(seed=b"d", comment="dave"), make_key(seed=b"e", comment="erin")
     store = FakeStore({"acme": record(pushers=[("dave", dave)]), "beta": record(pushers=[("erin", erin)])})
-    monkeypatch.setattr(gr, "tenant_store", lambda c: store)
+    monkeypatch.setattr(gr, "tenant_store", lambda c, timeout=None: store)
     gr.cmd_authorized_keys(cfg, cfg["user"])
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
     assert lines == [gr.authorized_keys_line("dave", dave), gr.authorized_keys_line("erin", erin)]
@@ -435,7 +451,7 @@ def test_authorized_keys_command_lists_the_records_pushers(cfg, monkeypatch, cap
 def test_prune_removes_only_repositories_of_tenants_gone(cfg, tmp_path, monkeypatch, said):
     for t in ("acme", "gone", "idle"):
         (tmp_path / "repos" / t / "dev").mkdir(parents=True)
-    monkeypatch.setattr(gr, "tenant_store", lambda c: FakeStore({"acme": record()}, others=["idle"]))
+    monkeypatch.setattr(gr, "tenant_store", lambda c, timeout=None: FakeStore({"acme": record()}, others=["idle"]))
     gr.cmd_prune(cfg)
     assert sorted(os.listdir(tmp_path / "repos")) == ["acme", "idle"]
     gr.cmd_prune(cfg)
@@ -444,7 +460,7 @@ def test_prune_removes_only_repositories_of_tenants_gone(cfg, tmp_path, monkeypa
 
 def test_prune_removes_nothing_when_the_tenants_path_is_missing(cfg, tmp_path, monkeypatch):
     (tmp_path / "repos" / "acme").mkdir(parents=True)
-    monkeypatch.setattr(gr, "tenant_store", lambda c: FakeStore({}, missing_root=True))
+    monkeypatch.setattr(gr, "tenant_store", lambda c, timeout=None: FakeStore({}, missing_root=True))
     with pytest.raises(gr.Refused, match="does not exist"):
         gr.cmd_prune(cfg)
     assert os.listdir(tmp_path / "repos") == ["acme"]

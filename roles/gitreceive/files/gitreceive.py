@@ -11,7 +11,7 @@ It keeps gitreceive's contract:
   gitreceive receive <repository> <revision> <user> <fingerprint>
                                                  the receiver: the pushed tree (tar) on stdin
   gitreceive sync-keys                           (root) authorized_keys from the pusher files
-  gitreceive authorized-keys <user>              sshd's AuthorizedKeysCommand: the tenants' pushers
+  gitreceive authorized-keys <user> [<config>]   sshd's AuthorizedKeysCommand: the tenants' pushers
   gitreceive prune                               (root) remove the repositories of tenants that are gone
 
 Tenants live in ZooKeeper, not on this host: tenant.yml writes each tenant's record
@@ -60,6 +60,7 @@ TAG_RE = re.compile(r"^git-[0-9a-f]{12}$")
 KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
              "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
 KEY_OPTIONS = "no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding"
+PUSHER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 CONSTRAINT_OPS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
 ZERO = "0" * 40
 
@@ -182,7 +183,7 @@ def split_key(key):
 
 def authorized_keys_line(user, key, program="/usr/local/bin/gitreceive"):
     """One authorized_keys line: forced command with the user and fingerprint, no pty and no forwarding."""
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", user or ""):
+    if not isinstance(user, str) or not PUSHER_RE.match(user):
         raise ValueError("pusher name %r: letters, digits, '.', '_', '@' and '-' only" % (user,))
     ktype, blob, _comment = split_key(key)
     fingerprint = key_fingerprint(key)
@@ -194,11 +195,15 @@ def record_pushers(records):
     out = {}
     for tenant in sorted(records):
         for item in records[tenant].get("pushers") or []:
+            # An entry that is not a name and one key is skipped, never allowed to stop the
+            # other pushers' lines (tenant.yml validates them before writing).
             try:
+                if not PUSHER_RE.match(item["name"]):
+                    continue
                 fp = key_fingerprint(item["key"])
             except (KeyError, TypeError, ValueError):
                 continue
-            entry = out.setdefault(fp, {"name": item.get("name") or "pusher", "key": item["key"], "tenants": []})
+            entry = out.setdefault(fp, {"name": item["name"], "key": item["key"], "tenants": []})
             entry["tenants"].append(tenant)
     return out
 
@@ -247,9 +252,10 @@ def parse_record(tenant, data):
 class TenantStore:
     """Reads the tenants' records under cfg["zk_tenants_path"] with this host's digest credentials."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, timeout=None):
         self.cfg = cfg
         self.root = cfg.get("zk_tenants_path") or "/paas/tenants"
+        self.timeout = float(timeout or cfg.get("zk_timeout", 10))
         self.zk = None
 
     def __enter__(self):
@@ -265,10 +271,10 @@ class TenantStore:
         hosts = self.cfg.get("zk_hosts") or ""
         if not hosts:
             raise Refused("this git host has no ZooKeeper servers configured (gitreceive_zk_hosts)")
-        self.zk = KazooClient(hosts=hosts, timeout=float(self.cfg.get("zk_timeout", 10)),
+        self.zk = KazooClient(hosts=hosts, timeout=self.timeout,
                               auth_data=[("digest", "%s:%s" % (user, password))] if user else None)
         try:
-            self.zk.start(timeout=float(self.cfg.get("zk_timeout", 10)))
+            self.zk.start(timeout=self.timeout)
         except KazooTimeoutError:
             self.close()
             raise Refused("ZooKeeper (%s) did not answer: tenants cannot be looked up" % hosts)
@@ -288,7 +294,7 @@ class TenantStore:
 
     def record(self, tenant):
         """The tenant's record, or None when the tenant does not exist (or has no record)."""
-        from kazoo.exceptions import NoAuthError, NoNodeError
+        from kazoo.exceptions import KazooException, NoAuthError, NoNodeError
         try:
             data, _stat = self.zk.get("%s/%s/%s" % (self.root, tenant, RECORD_NODE))
         except NoNodeError:
@@ -296,35 +302,53 @@ class TenantStore:
         except NoAuthError:
             raise Refused("tenant %r: this git host may not read its record (check gitreceive_zk_username and "
                           "gitreceive_zk_password against tenant.yml's)" % tenant)
+        except KazooException as exc:
+            raise Refused("tenant %r: reading its record from ZooKeeper failed (%s)" % (tenant, type(exc).__name__))
         return parse_record(tenant, data)
 
     def tenants(self, strict=False):
         """Names of the tenants in ZooKeeper (whether or not they have a record). A missing
         tenants' path is no tenants, or, with strict, Refused (a wrong path must not look empty)."""
-        from kazoo.exceptions import NoNodeError
+        from kazoo.exceptions import KazooException, NoAuthError, NoNodeError
         try:
             return sorted(c for c in self.zk.get_children(self.root) if TENANT_RE.match(c))
         except NoNodeError:
             if strict:
                 raise Refused("%s does not exist in ZooKeeper (gitreceive_zk_tenants_path)" % self.root)
             return []
+        except NoAuthError:
+            raise Refused("this git host may not list %s (its ACL must give gitreceive_zk_username read: "
+                          "tenant.yml sets it)" % self.root)
+        except KazooException as exc:
+            raise Refused("listing %s in ZooKeeper failed (%s)" % (self.root, type(exc).__name__))
 
     def records(self):
-        """{tenant: record} of every tenant this host can read; unreadable ones are reported on stderr."""
+        """{tenant: record} of every tenant this host can read; unreadable ones are logged."""
         out = {}
         for tenant in self.tenants():
             try:
                 rec = self.record(tenant)
             except Refused as exc:
-                sys.stderr.write("gitreceive: %s\n" % exc)
+                log(str(exc))
                 continue
             if rec is not None:
                 out[tenant] = rec
         return out
 
 
-def tenant_store(cfg):
-    return TenantStore(cfg)
+def tenant_store(cfg, timeout=None):
+    return TenantStore(cfg, timeout)
+
+
+def log(message):
+    """To syslog (the AuthorizedKeysCommand's stderr is discarded by sshd) and to stderr."""
+    try:
+        import syslog
+        syslog.openlog("gitreceive", syslog.LOG_PID, syslog.LOG_AUTH)
+        syslog.syslog(syslog.LOG_WARNING, message)
+    except (ImportError, OSError):
+        pass
+    sys.stderr.write("gitreceive: %s\n" % message)
 
 
 def token_sha256(token):
@@ -554,16 +578,14 @@ def _marathon():
 
 def marathon_client(cfg, tenant, record):
     MarathonClient = _marathon().MarathonClient
-    urls = record.get("marathon_urls") or []
+    # The tenant's Marathon runs as /tenants/<name> on the central Marathon: find its tasks
+    # (never a URL from the record, which would let a record send the tenant's password elsewhere).
+    central = MarathonClient(cfg["central_marathon_urls"], cfg.get("central_marathon_username") or None,
+                             cfg.get("central_marathon_password") or None,
+                             validate_certs=cfg.get("validate_certs", True))
+    urls = app_urls(central.get_app("/tenants/%s" % tenant) or {})
     if not urls:
-        # The tenant's Marathon runs as /tenants/<name> on the central Marathon: find its tasks.
-        central = MarathonClient(cfg["central_marathon_urls"], cfg.get("central_marathon_username") or None,
-                                 cfg.get("central_marathon_password") or None,
-                                 validate_certs=cfg.get("validate_certs", True))
-        tapp = central.get_app("/tenants/%s" % tenant)
-        urls = app_urls(tapp or {})
-        if not urls:
-            raise Refused("the Marathon of tenant %r (/tenants/%s) has no running task" % (tenant, tenant))
+        raise Refused("the Marathon of tenant %r (/tenants/%s) has no running task" % (tenant, tenant))
     return MarathonClient(urls, record.get("marathon_username") or tenant, record.get("marathon_password") or None,
                           validate_certs=cfg.get("validate_certs", True), poll_interval=1.0)
 
@@ -828,8 +850,14 @@ def cmd_authorized_keys(cfg, user, out=None):
     Keys from the pusher files are in authorized_keys already (sync-keys)."""
     if user != cfg["user"]:
         return
-    with tenant_store(cfg) as store:
-        records = store.records()
+    # Run for every key offered at login: a short wait when ZooKeeper does not answer (the
+    # keys in authorized_keys still work; the tenants' keys are refused until it answers).
+    try:
+        with tenant_store(cfg, timeout=cfg.get("keys_zk_timeout", 3)) as store:
+            records = store.records()
+    except Refused as exc:
+        log("authorized-keys: %s" % exc)
+        raise
     out = out or sys.stdout
     out.write(render_authorized_keys(record_pushers(records), cfg["program"]))
     out.flush()
@@ -860,12 +888,15 @@ USAGE = __doc__.split("\n\n")[1]
 def main(argv):
     OUT[0] = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", line_buffering=True)
     prog = os.path.basename(argv[0])
+    args = argv[1:]
     try:
-        cfg = load_config()
+        # authorized-keys runs as an unprivileged user with a configuration of its own (the
+        # ZooKeeper settings only), named on its command line.
+        keys_config = args[2] if args[:1] == ["authorized-keys"] and len(args) == 3 else None
+        cfg = load_config(keys_config or CONFIG)
         cfg.setdefault("program", os.path.abspath(argv[0]) if prog != "pre-receive" else "/usr/local/bin/gitreceive")
         if prog == "pre-receive":
             return cmd_hook(cfg) or 0
-        args = argv[1:]
         if args[:1] == ["run"] and len(args) == 3:
             OUT[0] = sys.stderr
             cmd_run(cfg, args[1], args[2])
@@ -877,8 +908,8 @@ def main(argv):
             cmd_upload_key(cfg, args[1], args[2:])
         elif args[:1] == ["sync-keys"] and len(args) == 1:
             cmd_sync_keys(cfg)
-        elif args[:1] == ["authorized-keys"] and len(args) == 2:
-            # stdout is read by sshd as key lines; messages go to its log
+        elif args[:1] == ["authorized-keys"] and len(args) in (2, 3):
+            # stdout is read by sshd as key lines; messages go to syslog (sshd discards stderr)
             keys_out, OUT[0] = OUT[0], sys.stderr
             cmd_authorized_keys(cfg, args[1], keys_out)
         elif args[:1] == ["prune"] and len(args) == 1:
