@@ -191,6 +191,10 @@ def tenant_settings_errors(settings):
         if not isinstance(v("tenant_gitreceive_zk_username"), str) or not _USER_RE.match(v("tenant_gitreceive_zk_username")):
             out.append("tenant_gitreceive_zk_username must be a user name without ':'; got %r"
                        % (v("tenant_gitreceive_zk_username"),))
+        git_password = v("tenant_gitreceive_zk_password") or ""
+        if not isinstance(git_password, str) or 0 < len(git_password) < 8:
+            out.append("tenant_gitreceive_zk_password must be empty (no git hosts) or 8 characters or more "
+                       "(paas_gitreceive_zk_password, the same the git hosts read with)")
 
     secrets_dir = v("tenant_secrets_dir")
     if not isinstance(secrets_dir, str) or not secrets_dir.startswith("/"):

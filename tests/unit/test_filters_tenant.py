@@ -258,7 +258,8 @@ GOOD_SETTINGS = {
     "tenant_marathon_image": "registry:5000/paas/marathon:1.11.24", "tenant_instances": 1, "tenant_cpus": 0.5,
     "tenant_mem": 768, "tenant_health_check_grace_period": 600, "tenant_health_check_delay": 2,
     "tenant_health_check_interval": 5, "tenant_quota": {}, "tenant_marathon_extra_flags": {},
-    "tenant_pushers": [], "tenant_gitreceive_zk_username": "gitreceive", "tenant_secrets_dir": "/srv/secrets/tenants",
+    "tenant_pushers": [], "tenant_gitreceive_zk_username": "gitreceive", "tenant_gitreceive_zk_password": "",
+    "tenant_secrets_dir": "/srv/secrets/tenants",
 }
 
 
@@ -270,6 +271,7 @@ GOOD_SETTINGS = {
     {"tenant_mesos_master_urls": ["http://m1:5050", "https://m2:5050/"]},
     {"tenant_state": "absent", "tenant_marathon_image": "", "tenant_instances": 0},  # not checked for removal
     {"tenant_pushers": [{"name": "alice", "key": _key()}]},
+    {"tenant_gitreceive_zk_password": "long-enough"},
 ])
 def test_good_settings(change):
     assert tenant_settings_errors(dict(GOOD_SETTINGS, **change)) == []
@@ -308,6 +310,7 @@ def test_good_settings(change):
     ({"tenant_marathon_extra_flags": ["--x"]}, "tenant_marathon_extra_flags must be a mapping"),
     ({"tenant_pushers": [{"name": "alice", "key": "nope"}]}, "tenant_pushers[0].key"),
     ({"tenant_gitreceive_zk_username": "git:receive"}, "tenant_gitreceive_zk_username must be a user name"),
+    ({"tenant_gitreceive_zk_password": "short"}, "tenant_gitreceive_zk_password must be empty (no git hosts) or 8"),
     ({"tenant_secrets_dir": ""}, "tenant_secrets_dir must be an absolute directory"),
     ({"tenant_secrets_dir": "secrets"}, "tenant_secrets_dir must be an absolute directory"),
 ])

@@ -221,11 +221,7 @@ def test_namespaces_are_isolated(tsite):
                 anonymous.get_children(path)
             acl, _ = {"acme": as_acme, "globex": as_globex}[name].get_acls(path)
             assert {a.id.scheme for a in acl} == {"digest"}, acl
-            perms = {a.id.id.split(":")[0]: a.perms for a in acl}
-            want = {name: 31, "super": 31}  # ALL
-            if tsite.zk_gitreceive:
-                want[tsite.zk_gitreceive.split(":")[0]] = 1  # READ only: the git hosts
-            assert perms == want, acl
+            assert {a.id.id.split(":")[0]: a.perms for a in acl} == {name: 31, "super": 31}, acl  # ALL
         as_acme.get("/paas/tenants/acme")
         assert "state" in as_acme.get_children("/paas/tenants/acme")  # the tenant Marathon's own data
         with pytest.raises(NoAuthError):
@@ -242,31 +238,44 @@ def test_namespaces_are_isolated(tsite):
 
 def test_git_hosts_read_the_tenants_record_and_nothing_more(tsite):
     """The record the git hosts read (<ns>/gitreceive): the deploy token's hash, never the
-    token; readable with the git hosts' digest user, which can write nothing."""
+    token; the superuser's, readable by the git hosts' user; the tenant cannot change it, and
+    nobody but the superuser can add a tenant next to the others."""
     if not tsite.zk_gitreceive:
         pytest.skip("the site has no git hosts' ZooKeeper user (PAAS_SITE_GITRECEIVE_ZK)")
     import hashlib
     import json
-    client = zk(tsite, tsite.zk_gitreceive)
+    git_user = tsite.zk_gitreceive.split(":")[0]
+    clients = {"git": zk(tsite, tsite.zk_gitreceive), "acme": zk(tsite, "acme:%s" % secrets("acme")["zk_password"]),
+               "anonymous": zk(tsite)}
     try:
+        git = clients["git"]
+        assert sorted(git.get_children("/paas/tenants")) == sorted(TENANTS)
+        for parent in ("/paas", "/paas/tenants"):
+            acl, _ = git.get_acls(parent)
+            assert {a.id.id.split(":")[0]: a.perms for a in acl} == {"super": 31, git_user: 1}, (parent, acl)
         for name in TENANTS:
-            data, _ = client.get("/paas/tenants/%s/gitreceive" % name)
+            record_path = "/paas/tenants/%s/gitreceive" % name
+            data, _ = git.get(record_path)
             record = json.loads(data)
             token = secrets(name)["deploy_token"]
             assert record["token_sha256"] == hashlib.sha256(token.encode()).hexdigest()
             assert token not in data.decode()
-            assert record["marathon_username"] == name and record["pushers"] == []
-            root, _ = client.get("/paas/tenants/%s" % name)
-            assert json.loads(root) == {"quota": {}, "tenant": name}
+            assert record["marathon_username"] == name and record["pushers"] == [] and record["quota"] == {}
+            acl, _ = git.get_acls(record_path)
+            assert {a.id.id.split(":")[0]: a.perms for a in acl} == {"super": 31, git_user: 1}, acl
             with pytest.raises(NoAuthError):
-                client.set("/paas/tenants/%s/gitreceive" % name, b"{}")
+                git.set(record_path, b"{}")
             with pytest.raises(NoAuthError):
-                client.create("/paas/tenants/%s/intruder" % name, b"x")
+                git.get("/paas/tenants/%s/state" % name)  # the tenant Marathon's own nodes
+        with pytest.raises(NoAuthError):  # a tenant cannot change its own record ...
+            clients["acme"].set("/paas/tenants/acme/gitreceive", b'{"pushers": []}')
+        for who in ("acme", "anonymous", "git"):  # ... and nobody adds a tenant
             with pytest.raises(NoAuthError):
-                client.get("/paas/tenants/%s/state" % name)  # the tenant Marathon's own nodes
+                clients[who].create("/paas/tenants/intruder", b"")
     finally:
-        client.stop()
-        client.close()
+        for client in clients.values():
+            client.stop()
+            client.close()
 
 
 def test_quota_is_set_changed_and_removed(tsite, marathon_image):
@@ -295,7 +304,7 @@ def test_quota_is_set_changed_and_removed(tsite, marathon_image):
     assert res.rc == 0 and res.changed() == 0, failed_task_messages(res.output)
     ran = res.ran_tasks("tenant-globex")
     assert "tenant : Run the tenant's Marathon on the central Marathon" in ran, ran
-    assert "tenant : Set the quota of the tenant's Mesos role" not in ran, ran
+    assert "tenant : Set the quota limits of the tenant's role on the leading master" not in ran, ran
 
 
 def test_an_app_in_acme_runs_and_globex_does_not_see_it(tsite):
