@@ -187,7 +187,8 @@ def tenant_settings_errors(settings):
         if not isinstance(v("tenant_marathon_extra_flags", {}), dict):
             out.append("tenant_marathon_extra_flags must be a mapping of flag -> value; got %r"
                        % (v("tenant_marathon_extra_flags"),))
-        out.extend(tenant_pushers_errors(v("tenant_pushers", [])))
+        if v("tenant_pushers") is not None:  # null: not given, the kept list stays
+            out.extend(tenant_pushers_errors(v("tenant_pushers")))
         if not isinstance(v("tenant_gitreceive_zk_username"), str) or not _USER_RE.match(v("tenant_gitreceive_zk_username")):
             out.append("tenant_gitreceive_zk_username must be a user name without ':'; got %r"
                        % (v("tenant_gitreceive_zk_username"),))

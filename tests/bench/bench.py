@@ -111,10 +111,11 @@ def bench_namespace(hosts, superuser):
     return results
 
 
-def tenant_run(names, state="present", pushers=()):
+def tenant_run(names, state="present", pushers=None):
     """One tenant.yml run for the tenants ``names``: (seconds, changed tasks)."""
-    extra = dict(TENANT_SIZE, tenant_names=names, tenant_state=state, paas_secrets_dir=TENANT_SECRETS,
-                 tenant_pushers=list(pushers))
+    extra = dict(TENANT_SIZE, tenant_names=names, tenant_state=state, paas_secrets_dir=TENANT_SECRETS)
+    if pushers is not None:
+        extra["tenant_pushers"] = list(pushers)
     run = run_playbook(TENANT_PLAYBOOK, inventory=INVENTORY, extra_vars=extra, timeout=1800)
     if run.rc != 0:
         raise SystemExit("tenant.yml %s %s failed:\n%s" % (state, names, "\n".join(failed_task_messages(run.output))))

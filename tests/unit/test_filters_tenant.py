@@ -272,6 +272,7 @@ GOOD_SETTINGS = {
     {"tenant_state": "absent", "tenant_marathon_image": "", "tenant_instances": 0},  # not checked for removal
     {"tenant_pushers": [{"name": "alice", "key": _key()}]},
     {"tenant_gitreceive_zk_password": "long-enough"},
+    {"tenant_pushers": None},  # not given: the kept list stays
 ])
 def test_good_settings(change):
     assert tenant_settings_errors(dict(GOOD_SETTINGS, **change)) == []

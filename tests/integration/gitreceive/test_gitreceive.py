@@ -102,9 +102,12 @@ def gitreceive_playbook(pushers):
                         extra_args=["--tags", "gitreceive-validate,gitreceive-configure"])
 
 
-def tenant_playbook(state, pushers=()):
+def tenant_playbook(state, pushers=None):
+    """tenant.yml for the test's tenant; pushers None leaves tenant_pushers out (the kept list stays)."""
     extra = {"tenant_name": TENANT, "tenant_state": state, "paas_secrets_dir": SECRETS, "tenant_wait_timeout": 300,
-             "tenant_cpus": 0.2, "tenant_mem": 256, "tenant_pushers": list(pushers)}
+             "tenant_cpus": 0.2, "tenant_mem": 256}
+    if pushers is not None:
+        extra["tenant_pushers"] = list(pushers)
     su = os.environ.get("PAAS_SITE_ZK_SUPERUSER", "")
     if su:
         extra["tenant_zk_superuser_password"] = su.split(":", 1)[1]
@@ -283,7 +286,8 @@ def test_no_shell_and_no_other_command(git):
 
 def test_tenant_pushers_are_kept_by_tenant_yml(git):
     """tenant.yml adds and removes the tenant's pushers (its record in ZooKeeper): carol
-    reads the repository once listed, not before and not after; a re-run is changed=0."""
+    reads the repository once listed, not before and not after; a re-run is changed=0, and
+    so is a run without tenant_pushers, which keeps them."""
     carol_key = os.path.join(git.work, "carol")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "carol", "-f", carol_key], check=True)
     git.keys["carol"] = carol_key
@@ -296,6 +300,9 @@ def test_tenant_pushers_are_kept_by_tenant_yml(git):
     assert out[0] == git.v2
     res = tenant_playbook("present", git.tenant_pushers + [carol])
     assert res.rc == 0 and res.changed() == 0, failed_task_messages(res.output)
+    res = tenant_playbook("present")
+    assert res.rc == 0 and res.changed() == 0, failed_task_messages(res.output)
+    assert git.run("ls-remote", "paas-dev", "refs/heads/master", key="carol").stdout.split()[0] == git.v2
     res = tenant_playbook("present", git.tenant_pushers)
     assert res.rc == 0, failed_task_messages(res.output)
     denied = git.run("ls-remote", "paas-dev", key="carol", check=False)
