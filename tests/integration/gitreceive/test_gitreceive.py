@@ -39,6 +39,8 @@ BASE_IMAGE = "paas-test/debian-systemd:bookworm"
 HOST_NAME, HOST_ADDR = os.environ.get("PAAS_GITRECEIVE_HOST", "agent1=172.31.5.21").split("=")
 REGISTRY = os.environ.get("PAAS_REGISTRY", "")
 INVENTORY = os.environ.get("MOLECULE_INVENTORY_FILE")
+# The git host's gitreceive_buildpack_image (tests/fixtures/buildpack-builder, built there).
+BUILDPACK_IMAGE = os.environ.get("PAAS_BUILDPACK_IMAGE", "")
 DOCKERFILE = """\
 FROM %s
 COPY index.html /srv/index.html
@@ -331,6 +333,46 @@ def test_rollback_serves_the_previous_version(git):
     serves(printed_url("remote: " + (res.stdout + res.stderr).strip().splitlines()[-1]), "hello v2")
     assert git.ssh("rollback", "%s/dev/web" % TENANT, "git-0123456789ab").returncode != 0
     assert git.ssh("rollback", "%s/dev/web" % TENANT, key="bob").returncode != 0
+
+
+def test_a_tree_without_dockerfile_is_built_by_the_buildpack_builder(git):
+    """No Dockerfile: the builder image's /build runs with the pushed tree in /app, the
+    container is committed as the slug image and runs "/start web" (herokuish's interface)."""
+    if not BUILDPACK_IMAGE:
+        pytest.skip("no buildpack builder configured on the git host (PAAS_BUILDPACK_IMAGE)")
+    ctx = os.path.join(ROOT, "tests", "fixtures", "buildpack-builder")
+    tar = subprocess.Popen(["tar", "-C", ctx, "-cf", "-", "."], stdout=subprocess.PIPE)
+    res = docker_exec("docker", "build", "-q", "-t", BUILDPACK_IMAGE, "-", stdin=tar.stdout)
+    tar.stdout.close()
+    tar.wait()
+    assert res.returncode == 0, res.stderr
+    slug = Git(git.work, git.keys)
+    slug.repo = os.path.join(git.work, "slug")
+    os.makedirs(os.path.join(slug.repo, "public"))
+    slug.run("init", "-q", "-b", "master")
+    slug.run("remote", "add", "paas-dev", "git@%s:%s/dev/slug.git" % (HOST_ADDR, TENANT))
+    slug.write("Procfile", 'web: exec python3 -m http.server "$PORT" --directory /app/public\n')
+    slug.write("public/index.html", "slug v1\n")
+    slug.write("paas.yml", yaml.safe_dump(dict(git.paas, app="slug")))
+    slug.commit("slug v1")
+    res = slug.push()
+    timings["buildpack_push_seconds"] = round(res.seconds, 1)
+    assert res.returncode == 0, res.output
+    for line in ("with the buildpack builder %s" % BUILDPACK_IMAGE, "Test buildpack: 3 files in /app",
+                 "Procfile web process: exec python3 -m http.server", "/dev/slug is running and healthy"):
+        assert line in res.output, res.output
+    url = printed_url(res.output)
+    serves(url, "slug v1")
+    # A tree the builder refuses (no web process) is rejected and the running version stays.
+    slug.write("Procfile", "worker: sleep 1000\n")
+    slug.commit("no web")
+    res = slug.push()
+    assert res.returncode != 0 and "the buildpack build failed" in res.output, res.output
+    assert "No web process in a Procfile" in res.output, res.output
+    serves(url, "slug v1")
+    # The builder containers are removed, after a good and after a failed build.
+    left = docker_exec("docker", "ps", "-a", "--filter", "name=gitreceive-build-", "--format", "{{.Names}}")
+    assert left.returncode == 0 and left.stdout.strip() == b"", left.stdout
 
 
 def test_removed_tenant_and_pushers_lose_access(git):
