@@ -313,7 +313,7 @@ def test_tenant_pushers_are_kept_by_tenant_yml(git):
 
 
 def test_bad_tenant_pushers_fail_before_any_change(git):
-    res = tenant_playbook("present", git.tenant_pushers + [{"name": "mallory", "key": "ssh-ed25519 nope"},
+    res = tenant_playbook("present", git.tenant_pushers + [{"name": "mallory", "key": "ssh-ed25519 not*base64"},
                                                            {"name": "al ice", "key": git.pub["bob"]}])
     assert res.rc != 0
     messages = "\n".join(failed_task_messages(res.output))
