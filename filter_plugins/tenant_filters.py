@@ -201,6 +201,15 @@ def tenant_settings_errors(settings):
     if not isinstance(secrets_dir, str) or not secrets_dir.startswith("/"):
         out.append("tenant_secrets_dir must be an absolute directory on the controller (wired from "
                    "paas_secrets_dir); got %r" % (secrets_dir,))
+    # The secrets kept by an earlier run ({} when there are none yet): never printed.
+    kept = v("__secrets") or {}
+    if kept:
+        short = [k for k in ("zk_password", "http_password", "deploy_token")
+                 if not isinstance(kept, dict) or not isinstance(kept.get(k), str) or len(kept[k]) < 16]
+        if short:
+            out.append("%s must hold zk_password, http_password and deploy_token (16 characters or more; not so: "
+                       "%s); fix or remove the file (removing it generates new secrets)"
+                       % (v("__secrets_file") or "the tenant's secrets file", ", ".join(short)))
     return out
 
 

@@ -331,3 +331,22 @@ def test_settings_errors_come_all_at_once_and_hide_the_superuser_password():
 def test_settings_errors_wants_a_dict():
     with pytest.raises(AnsibleFilterError, match="tenant_settings_errors: expects a dict"):
         tenant_settings_errors(["acme"])
+
+
+@pytest.mark.parametrize("kept, fragment", [
+    ({"zk_password": "z" * 16, "http_password": "h" * 15, "deploy_token": "d" * 40}, "not so: http_password"),
+    ({"zk_password": "z" * 32}, "not so: http_password, deploy_token"),
+    ("garbage", "not so: zk_password, http_password, deploy_token"),
+    ({"zk_password": 1234567890123456789, "http_password": "h" * 16, "deploy_token": "d" * 16}, "not so: zk_password"),
+])
+def test_kept_secrets_are_checked_and_never_printed(kept, fragment):
+    errors = tenant_settings_errors(dict(GOOD_SETTINGS, __secrets=kept, __secrets_file="/s/acme/secrets.yml"))
+    assert any(e.startswith("/s/acme/secrets.yml must hold") and fragment in e for e in errors), errors
+    for value in (kept.values() if isinstance(kept, dict) else [kept]):
+        if isinstance(value, str) and len(value) > 8:
+            assert value not in " ".join(errors)
+
+
+def test_good_kept_secrets_pass():
+    kept = {"zk_password": "z" * 32, "http_password": "h" * 32, "deploy_token": "d" * 40}
+    assert tenant_settings_errors(dict(GOOD_SETTINGS, __secrets=kept, __secrets_file="/s/acme/secrets.yml")) == []
