@@ -3,8 +3,8 @@
 The git host is the scenario's `gitreceive` host (agent1: Docker, the registry's CA).
 The module fixture adds a small tenant with alice as its pusher (tenant.yml's
 tenant_pushers: the tenant's record in ZooKeeper, which the git host reads), and
-registers bob on the git host for no tenant (playbooks/gitreceive.yml's
-paas_git_pushers); eve is not registered anywhere. A Dockerfile app
+registers bob on the git host as a pusher of another tenant, otherco
+(playbooks/gitreceive.yml's paas_git_pushers); eve is not registered anywhere. A Dockerfile app
 built FROM the base image already in the git host's Docker is pushed, changed,
 broken, rolled back; at the end the tenant is removed and the pushers withdrawn, which
 leaves the git host as converge left it (no tenants, no pushers).
@@ -135,7 +135,7 @@ def git():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", keys[name]], check=True)
     pub = {n: open(k + ".pub").read().strip() for n, k in keys.items()}
     tenant_pushers = [{"name": "alice", "key": pub["alice"]}]
-    pushers = [{"name": "bob", "key": pub["bob"], "tenants": []}]
+    pushers = [{"name": "bob", "key": pub["bob"], "tenants": ["otherco"]}]
     start = time.monotonic()
     # The sample app's base image must be in the git host's Docker (built FROM it, nothing pulled).
     if docker_exec("docker", "image", "inspect", BASE_IMAGE).returncode != 0:
@@ -259,7 +259,7 @@ REJECTIONS = [
     ("failing_build", lambda g: write_app(g, "x", dockerfile=DOCKERFILE + "RUN exit 3\n"),
      "HEAD:master", "alice", "docker build failed"),
     ("other_branch", lambda g: write_app(g, "x"), "HEAD:feature", "alice", "not deployed: this remote deploys branch"),
-    ("key_of_no_tenant", lambda g: write_app(g, "x"), "HEAD:master", "bob", "may not push to tenant 'gitdemo'"),
+    ("key_of_another_tenant", lambda g: write_app(g, "x"), "HEAD:master", "bob", "may not push to tenant 'gitdemo'"),
     ("unregistered_key", lambda g: write_app(g, "x"), "HEAD:master", "eve", "Permission denied"),
 ]
 
