@@ -543,7 +543,9 @@ def agent_flags():
         Flag("docker_ignore_runtime", "bool", False),
         Flag("docker_kill_orphans", "bool", True),
         Flag("docker_mesos_image"),
-        Flag("docker_registry", "string", "https://registry-1.docker.io"),
+        # Upstream defaults to Docker Hub's registry; the stand-in has no default (no host
+        # name of a public registry in this repository) and never contacts a registry itself.
+        Flag("docker_registry", "string", ""),
         Flag("docker_remove_delay", "duration", "6hrs"),
         Flag("docker_socket", "string", "/var/run/docker.sock"),
         Flag("docker_stop_timeout", "duration", "0ns"),
