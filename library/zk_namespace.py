@@ -457,6 +457,14 @@ def run(module):
     module.exit_json(**result)
 
 
+# One ACL entry, as acl and parents_acl take them.
+ACL_ENTRY = dict(
+    scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
+    id=dict(type="str"),
+    perms=dict(type="str", required=True),
+)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -465,16 +473,8 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             data=dict(type="str"),
             nodes=dict(type="dict"),
-            acl=dict(type="list", elements="dict", options=dict(
-                scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
-                id=dict(type="str"),
-                perms=dict(type="str", required=True),
-            )),
-            parents_acl=dict(type="list", elements="dict", options=dict(
-                scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
-                id=dict(type="str"),
-                perms=dict(type="str", required=True),
-            )),
+            acl=dict(type="list", elements="dict", options=ACL_ENTRY),
+            parents_acl=dict(type="list", elements="dict", options=ACL_ENTRY),
             auth=dict(type="list", elements="dict", no_log=True, options=dict(
                 scheme=dict(type="str", default="digest", choices=["digest"]),
                 credential=dict(type="str", required=True, no_log=True),
