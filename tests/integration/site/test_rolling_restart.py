@@ -30,8 +30,9 @@ def _restart_with(site, playbook, unit, extra):
 def test_masters_restart_one_at_a_time_leader_last(site):
     leader = mh.wait_for(site.leading_master, 60, message="a leading master")
     order = _restart_with(site, "mesos.yml", "mesos-master",
+                          # A flag changed from the scenario's (offer_timeout 1mins): a restart is due.
                           {"mesos_master_extra_flags": {"agent_ping_timeout": "2secs", "max_agent_ping_timeouts": 3,
-                                                        "offer_timeout": "1mins"}})
+                                                        "offer_timeout": "2mins"}})
     assert order[-1] == leader, "the leader must be restarted last: %s (leader %s)" % (order, leader)
     mh.wait_for(site.leading_master, 60, message="a leading master after the rolling restart")
 

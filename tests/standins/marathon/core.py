@@ -600,41 +600,51 @@ class Core:
         remaining = {a: self.demand[a] for a in candidates}
         for offer in offers:
             oid = offer["id"]
-            pool = matching.OfferPool(offer)
             task_infos = []
-            per_offer = 0
-            for app_id in candidates:
-                app = self.apps[app_id]["app"]
-                stats = self.queue_stats.setdefault(app_id, self._new_stats())
-                roles = matching.accepted_roles(app, self.default_roles, self.role)
-                while remaining.get(app_id, 0) > 0 and per_offer < self.conf.max_instances_per_offer:
-                    placed = [(i.get("host"), i.get("attributes") or [])
-                              for i in self.app_instances(app_id) if self._is_active(i)]
-                    alloc, reasons = matching.match(app, pool, placed, roles)
-                    stats["processed"] += 1
-                    agent = offer["agent_id"]["value"]
-                    stats["last_by_agent"][agent] = reasons
-                    stats["attempt"].append(reasons)
-                    if alloc is None:
-                        stats["unused"] += 1
-                        stats["lastUnusedOfferAt"] = iso_now()
-                        stats["lastUnusedOffers"].append({"offer": self._offer_view(offer), "timestamp": iso_now(),
-                                                          "reason": reasons})
-                        break
-                    stats["lastUsedOfferAt"] = iso_now()
-                    ti = self._launch(app, offer, alloc, pool)
-                    task_infos.append(ti)
-                    remaining[app_id] -= 1
-                    self.demand[app_id] = remaining[app_id]
-                    per_offer += 1
+            failed = False
+            try:
+                self._match_offer(offer, candidates, remaining, task_infos)
+            except Exception:  # noqa: BLE001 - whatever went wrong, the offer is answered below
+                # Like Marathon, never leave an offer unanswered: a leaked offer keeps the
+                # agent's resources from everyone until the master rescinds it.
+                log.exception("Processing offer %s failed; answering it anyway", oid.get("value"))
+                failed = True
             if task_infos:
                 self._queue({"type": "ACCEPT", "accept": {
                     "offer_ids": [oid],
                     "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos}}],
                     "filters": {"refuse_seconds": 5.0}}})
             else:
-                self._queue({"type": "DECLINE", "decline": {"offer_ids": [oid],
-                                                            "filters": {"refuse_seconds": decline_refuse}}})
+                self._queue({"type": "DECLINE", "decline": {"offer_ids": [oid], "filters": {
+                    "refuse_seconds": 5.0 if failed else decline_refuse}}})
+
+    def _match_offer(self, offer, candidates, remaining, task_infos):
+        """Instances of the candidate apps placed on one offer (their TaskInfos appended)."""
+        pool = matching.OfferPool(offer)
+        per_offer = 0
+        for app_id in candidates:
+            app = self.apps[app_id]["app"]
+            stats = self.queue_stats.setdefault(app_id, self._new_stats())
+            roles = matching.accepted_roles(app, self.default_roles, self.role)
+            while remaining.get(app_id, 0) > 0 and per_offer < self.conf.max_instances_per_offer:
+                placed = [(i.get("host"), i.get("attributes") or [])
+                          for i in self.app_instances(app_id) if self._is_active(i)]
+                alloc, reasons = matching.match(app, pool, placed, roles)
+                stats["processed"] += 1
+                agent = offer["agent_id"]["value"]
+                stats["last_by_agent"][agent] = reasons
+                stats["attempt"].append(reasons)
+                if alloc is None:
+                    stats["unused"] += 1
+                    stats["lastUnusedOfferAt"] = iso_now()
+                    stats["lastUnusedOffers"].append({"offer": self._offer_view(offer), "timestamp": iso_now(),
+                                                      "reason": reasons})
+                    break
+                stats["lastUsedOfferAt"] = iso_now()
+                task_infos.append(self._launch(app, offer, alloc, pool))
+                remaining[app_id] -= 1
+                self.demand[app_id] = remaining[app_id]
+                per_offer += 1
 
     @staticmethod
     def _offer_view(offer):
