@@ -130,6 +130,7 @@ class Agent:
         self.credential = credential
         self.http_credentials = http_credentials or {}
         self.lock = threading.RLock()
+        self.flush_lock = threading.Lock()
         self.start_time = time.time()
         self.agent_id = None
         self.info = {
@@ -608,6 +609,13 @@ class Agent:
         threading.Thread(target=self.flush_updates, daemon=True).start()
 
     def flush_updates(self):
+        # One flusher at a time: two threads sending the head of the queue at once could
+        # deliver a stale TASK_STARTING after TASK_RUNNING (the master then keeps the stale
+        # state). The real agent's status update manager keeps them in order.
+        with self.flush_lock:
+            self._flush_updates()
+
+    def _flush_updates(self):
         while True:
             with self.lock:
                 if not self.pending_updates or not self.registered or not self.master_url:
