@@ -146,6 +146,12 @@ class MasterGroup:
                 expired = True
                 self.my_node = None
         if not self.client.connected:
+            if (not expired and self.suspended_since is not None
+                    and time.monotonic() - self.suspended_since <= self.session_timeout):
+                # A short disconnection (kazoo moving to another server) changes nothing: the
+                # detector reports "no leading master" only when it times out after
+                # --zk_session_timeout (high-availability.md, "Component Disconnection Handling").
+                return
             self._publish(GroupState(connected=False, expired=expired))
             return
         if expired:
