@@ -7,7 +7,8 @@
 2. tenant.yml: adding one tenant (first run, then a no-op re-run) and ten
    tenants in one run (tenant_names; then a no-op re-run), and removing them.
    Targets: one tenant in 15 s or less, a no-op re-run in 20 % of the first
-   run or less.
+   run or less. Beside them, the floor of a no-op: ansible-playbook's start and
+   the two module calls no no-op can skip, run alone.
 3. git push to deploy: a Dockerfile sample app pushed to a bench tenant, push
    to healthy for the first push and for a one-line change (target <= 30 s).
 Figures only: nothing here fails on a slow run. `bench.py push` (or tenants,
@@ -122,6 +123,40 @@ def tenant_run(names, state="present", pushers=None):
     return run.seconds, run.changed()
 
 
+def floor_runs(hosts, superuser):
+    """What any no-op tenant.yml pays before its own tasks: ansible-playbook's start (an empty
+    play), and the start plus the two module calls a no-op cannot skip (zk_namespace on an
+    existing namespace, marathon_app on the running tenant Marathon), each run alone on
+    localhost. Seconds of the second run of each."""
+    with open(os.path.join(INVENTORY, "group_vars", "marathon.yml")) as fh:
+        user, _, password = yaml.safe_load(fh)["marathon_http_credentials"].partition(":")
+    marathons = []
+    for name in ("ctl1", "ctl2", "ctl3"):
+        with open(os.path.join(INVENTORY, "host_vars", name + ".yml")) as fh:
+            marathons.append("http://%s:8080" % yaml.safe_load(fh)["paas_ip"])
+    auth = [{"credential": "super:" + superuser}] if superuser else []
+    plays = {
+        "ansible-playbook start (empty play)": [],
+        "start + zk_namespace + marathon_app (no-op)": [
+            {"name": "namespace", "zk_namespace": {"hosts": hosts, "path": "/bench/floor", "auth": auth}},
+            {"name": "app", "marathon_app": {"url": marathons, "username": user, "password": password,
+                                             "app": {"id": "/tenants/" + ONE_TENANT, "instances": 1}}}],
+    }
+    results = {}
+    for label, tasks in plays.items():
+        path = write_playbook(tasks)
+        try:
+            for _ in range(2):
+                start = time.monotonic()
+                run = run_playbook(path, inventory="localhost,")
+                results[label] = (time.monotonic() - start, run.changed() if tasks else 0)
+                if run.rc != 0:
+                    raise SystemExit("bench playbook failed:\n" + run.output[-3000:])
+        finally:
+            os.unlink(path)
+    return results
+
+
 def bench_tenants():
     names = [ONE_TENANT] + TEN_TENANTS
     left = [n for n in names if os.path.exists(os.path.join(TENANT_SECRETS, "tenants", n))]
@@ -131,6 +166,7 @@ def bench_tenants():
     results = {}
     results["one tenant: add"] = tenant_run([ONE_TENANT])
     results["one tenant: no-op re-run"] = tenant_run([ONE_TENANT])
+    results.update(floor_runs(*local_inventory()))
     results["ten tenants in one run: add"] = tenant_run(TEN_TENANTS)
     results["ten tenants in one run: no-op re-run"] = tenant_run(TEN_TENANTS)
     results["eleven tenants in one run: remove"] = tenant_run(names, "absent")
@@ -218,6 +254,9 @@ def main():
         ten, ten_noop = tenants["ten tenants in one run: add"][0], tenants["ten tenants in one run: no-op re-run"][0]
         print("one tenant %.1f s (target <= 15 s: %s); no-op re-run %.0f %% of the first run (target <= 20 %%: %s)"
               % (one, "met" if one <= 15 else "missed", 100 * noop / one, "met" if noop <= 0.2 * one else "missed"))
+        floor = tenants["start + zk_namespace + marathon_app (no-op)"][0]
+        print("floor of any no-op (start + its two module calls): %.2f s, %.0f %% of the first run"
+              % (floor, 100 * floor / one))
         print("ten tenants %.1f s (%.1f s per tenant); their no-op re-run %.0f %% of the first run"
               % (ten, ten / 10, 100 * ten_noop / ten))
         print()
