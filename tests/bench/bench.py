@@ -46,13 +46,18 @@ NOOP_RUNS = 3
 TEN_TENANTS = ["bench-%02d" % i for i in range(1, 11)]
 
 
+def host_ip(name):
+    """A local cluster host's address (paas_ip in its host_vars)."""
+    with open(os.path.join(INVENTORY, "host_vars", name + ".yml")) as fh:
+        return yaml.safe_load(fh)["paas_ip"]
+
+
 def local_inventory():
     with open(os.path.join(INVENTORY, "group_vars", "zookeeper.yml")) as fh:
         zk_vars = yaml.safe_load(fh)
     hosts = []
     for name in ("ctl1", "ctl2", "ctl3"):
-        with open(os.path.join(INVENTORY, "host_vars", name + ".yml")) as fh:
-            hosts.append(yaml.safe_load(fh)["paas_ip"] + ":2181")
+        hosts.append(host_ip(name) + ":2181")
     return ",".join(hosts), zk_vars.get("zookeeper_superuser_password")
 
 
@@ -139,10 +144,7 @@ def floor_runs(hosts, superuser):
     localhost. Seconds of the second run of each."""
     with open(os.path.join(INVENTORY, "group_vars", "marathon.yml")) as fh:
         user, _, password = yaml.safe_load(fh)["marathon_http_credentials"].partition(":")
-    marathons = []
-    for name in ("ctl1", "ctl2", "ctl3"):
-        with open(os.path.join(INVENTORY, "host_vars", name + ".yml")) as fh:
-            marathons.append("http://%s:8080" % yaml.safe_load(fh)["paas_ip"])
+    marathons = ["http://%s:8080" % host_ip(name) for name in ("ctl1", "ctl2", "ctl3")]
     auth = [{"credential": "super:" + superuser}] if superuser else []
     plays = {
         "ansible-playbook start (empty play)": [],
@@ -201,8 +203,7 @@ SAMPLE_DOCKERFILE = ('FROM paas-test/debian-systemd:bookworm\nCOPY index.html /s
 
 
 def git_host():
-    with open(os.path.join(INVENTORY, "host_vars", "agent1.yml")) as fh:
-        return yaml.safe_load(fh)["paas_ip"]
+    return host_ip("agent1")
 
 
 def bench_push():
