@@ -1,9 +1,11 @@
 """The exhibitor_zk_hosts lookup against small HTTP servers on loopback that answer
 like Exhibitor (or fail the ways a real one does), run through ansible-playbook."""
+import datetime
 import http.server
 import json
 import os
 import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -49,16 +51,70 @@ def exhibitor():
         server.server_close()
 
 
+@pytest.fixture
+def tls_exhibitor(tmp_path):
+    """A fake Exhibitor over https with a self-signed certificate; returns its base URL."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    handler = type("H", (_Handler,), {"body": json.dumps({"servers": ["tls1"], "port": 2181}).encode(), "status": 200})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(pem))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "https://localhost:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def not_http():
+    """A TCP server that answers every connection with a line that is not HTTP."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"ZooKeeper says hello\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield "http://127.0.0.1:%d" % sock.getsockname()[1]
+    sock.close()
+
+
 def dead_url():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return "http://127.0.0.1:%d" % sock.getsockname()[1]
 
 
-def run_lookup(urls, fallback=None):
+def run_lookup(urls, fallback=None, **options):
     args = ", ".join(repr(u) for u in urls)
     if fallback is not None:
         args += ", fallback=%r" % (fallback,)
+    for name, value in options.items():
+        args += ", %s=%r" % (name, value)
     playbook = """
 - hosts: localhost
   gather_facts: false
@@ -96,6 +152,12 @@ def test_broken_answers_are_skipped(exhibitor, status, body):
     assert task_result(run_lookup([broken, good]))["msg"] == ["zk9:2281"]
 
 
+def test_an_answer_that_is_not_http_is_skipped(not_http, exhibitor):
+    good = exhibitor({"servers": ["zk9"], "port": 2281})
+    result = run_lookup([not_http, good])
+    assert task_result(result)["msg"] == ["zk9:2281"]
+
+
 def test_falls_back_to_inventory_with_a_warning():
     url = dead_url()
     result = run_lookup([url], fallback="inv1:2181,inv2:2181")
@@ -107,3 +169,12 @@ def test_without_fallback_it_is_an_error():
     result = run_lookup([dead_url()])
     assert result.rc != 0
     assert "no Exhibitor answered and there is no fallback" in " ".join(failed_task_messages(result.output))
+
+
+def test_https_certificate_is_checked_unless_told_not_to(tls_exhibitor):
+    checked = run_lookup([tls_exhibitor], fallback=["inv1:2181"])
+    assert task_result(checked)["msg"] == ["inv1:2181"]
+    assert "CERTIFICATE_VERIFY_FAILED" in checked.output
+    unchecked = run_lookup([tls_exhibitor], fallback=["inv1:2181"], validate_certs=False)
+    assert task_result(unchecked)["msg"] == ["tls1:2181"]
+    assert "no Exhibitor answered" not in unchecked.output
