@@ -24,6 +24,12 @@ TERMINAL_STATES = {
     "TASK_GONE", "TASK_GONE_BY_OPERATOR",
 }
 
+# The agent's status update manager re-sends a task's status update until the framework
+# acknowledges it (the master forwards the scheduler's ACKNOWLEDGE call), with backoff
+# between these bounds (Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN and _MAX).
+STATUS_UPDATE_RETRY_INTERVAL_MIN = 10.0
+STATUS_UPDATE_RETRY_INTERVAL_MAX = 600.0
+
 
 def fetch_uris(uris, sandbox, timeout, frameworks_home=""):
     """A small Mesos fetcher: http(s)/file URIs or paths into the sandbox (extract, executable, output_file)."""
@@ -154,6 +160,10 @@ class Agent:
         self.last_ping = time.monotonic()
         self.ping_window = None
         self.pending_updates = collections.deque()
+        # (framework id, task id) -> [status sent but not acknowledged, when to re-send, interval]
+        self.unacked = {}
+        # Frameworks the master shut down here: nobody acknowledges their updates any more.
+        self.shutdown_frameworks = set()
         self.stop_event = threading.Event()
         self.exit_code = None
         self.exit_message = None
@@ -639,10 +649,57 @@ class Agent:
             with self.lock:
                 if self.pending_updates and self.pending_updates[0][1] is status:
                     self.pending_updates.popleft()
+                self._await_ack(fid, status)
             if isinstance(obj, dict) and obj.get("kill"):
                 tid = _val(status.get("task_id"))
                 if tid in self.tasks:
                     self.kill_task(tid)
+
+    def _await_ack(self, fid, status):
+        """The master took ``status``: keep it until the framework acknowledges it (with the
+        lock held). A newer update of the task replaces an older one; a re-sent one keeps its
+        backoff."""
+        if not status.get("uuid") or fid in self.shutdown_frameworks:
+            return
+        key = (fid, _val(status.get("task_id")))
+        entry = self.unacked.get(key)
+        if entry is None or entry[0] is not status:
+            self.unacked[key] = [status, time.monotonic() + STATUS_UPDATE_RETRY_INTERVAL_MIN,
+                                 STATUS_UPDATE_RETRY_INTERVAL_MIN]
+
+    def resend_unacknowledged(self):
+        """Queue again each status update the framework has not acknowledged in time (the
+        monitor loop calls this every second). A task with a newer update still queued is
+        left alone: that update goes first and replaces the old one."""
+        now = time.monotonic()
+        with self.lock:
+            if not self.registered:
+                return 0
+            queued = {(fid, _val(status.get("task_id"))) for fid, status in self.pending_updates}
+            due = 0
+            for key, entry in self.unacked.items():
+                status, when, interval = entry
+                if when > now or key in queued:
+                    continue
+                interval = min(interval * 2, STATUS_UPDATE_RETRY_INTERVAL_MAX)
+                entry[1], entry[2] = now + interval, interval
+                log.info("Resending status update %s for task %s of framework %s (not acknowledged)",
+                         status.get("state"), key[1], key[0])
+                self.pending_updates.append((key[0], status))
+                due += 1
+        return due
+
+    def acknowledge(self, body):
+        """The framework acknowledged a status update (forwarded by the master)."""
+        key = (body.get("framework_id"), body.get("task_id"))
+        with self.lock:
+            entry = self.unacked.get(key)
+            if entry is not None and entry[0].get("uuid") == body.get("uuid"):
+                del self.unacked[key]
+                return True
+        log.warning("Ignoring unknown status update acknowledgement %s for task %s of framework %s",
+                    body.get("uuid"), key[1], key[0])
+        return False
 
     # ------------------------------------------------------------------
     # task lifecycle
@@ -840,6 +897,7 @@ class Agent:
                                 cz.remove(t)
                             except LaunchError:
                                 pass
+                self.resend_unacknowledged()
                 if self.pending_updates:
                     self.flush_updates()
             except Exception:
@@ -934,6 +992,9 @@ class Agent:
         with self.lock:
             tids = [t.task_id for t in self.tasks.values() if t.framework_id == fid]
             fi = self.frameworks.get(fid)
+            self.shutdown_frameworks.add(fid)
+            for key in [k for k in self.unacked if k[0] == fid]:
+                del self.unacked[key]
         for tid in tids:
             self.kill_task(tid)
         if fi is not None:

@@ -149,6 +149,8 @@ class AgentApp:
         if what == "kill":
             found = a.kill_task(body.get("task_id"), body.get("kill_policy"))
             return json_response({"found": bool(found)}, 202)
+        if what == "acknowledge":
+            return json_response({"found": a.acknowledge(body)}, 202)
         if what == "shutdown_framework":
             return json_response(a.shutdown_framework(body), 202)
         if what == "shutdown":
