@@ -577,6 +577,28 @@ class Agent:
     # ------------------------------------------------------------------
     # status updates
 
+    def kill_unknown_task(self, fid, tid):
+        """The master asked to kill a task this agent does not run. As the Mesos agent does: for
+        a framework it does not know (or shut down), nothing; for a task that ended here, nothing
+        more (its terminal update answers); otherwise the task is reported TASK_DROPPED
+        (TASK_LOST to a framework that is not partition-aware), "Cannot find executor", so that
+        the framework stops waiting for it."""
+        with self.lock:
+            fi = self.frameworks.get(fid)
+            if fi is None or fid in self.shutdown_frameworks:
+                log.warning("Ignoring kill task %s of framework %s because no such framework is running", tid, fid)
+                return
+            if any(t.task_id == tid and t.framework_id == fid for t in self.completed_tasks):
+                return  # it ended here: its terminal update is the answer (sent, or being re-sent)
+            caps = {c.get("type") for c in fi.get("capabilities", [])}
+            log.warning("Cannot kill task %s of framework %s because no corresponding executor is running", tid, fid)
+            status = {"task_id": _id(tid), "state": "TASK_DROPPED" if "PARTITION_AWARE" in caps else "TASK_LOST",
+                      "agent_id": _id(self.agent_id or ""), "timestamp": time.time(), "uuid": new_uuid_b64(),
+                      "source": "SOURCE_AGENT", "message": "Cannot find executor",
+                      "reason": "REASON_EXECUTOR_TERMINATED"}
+            self.pending_updates.append((fid, status))
+        threading.Thread(target=self.flush_updates, daemon=True).start()
+
     def _update(self, task, state, message=None, reason=None, healthy=None, extra=None):
         status = {
             "task_id": _id(task.task_id),

@@ -136,3 +136,17 @@ def test_updates_of_a_framework_shut_down_here_are_not_kept(setup):
     tick(agent, clock, 10)
     assert master.states() == [("t1", "TASK_RUNNING"), ("t2", "TASK_RUNNING"), ("t1", "TASK_KILLED"),
                                ("t2", "TASK_RUNNING")]
+
+
+@pytest.mark.parametrize("capabilities,state", [([{"type": "PARTITION_AWARE"}], "TASK_DROPPED"), ([], "TASK_LOST")])
+def test_kill_of_a_task_the_agent_does_not_run_is_answered(setup, capabilities, state):
+    agent, master, _ = setup
+    agent.frameworks["f1"] = {"id": {"value": "f1"}, "name": "marathon", "capabilities": capabilities}
+    agent.kill_unknown_task("f1", "never-launched")
+    agent.flush_updates()
+    assert master.states() == [("never-launched", state)]
+    agent.kill_unknown_task("f-unknown", "t9")      # a framework the agent does not know: ignored
+    agent.shutdown_framework({"framework_id": "f1"})
+    agent.kill_unknown_task("f1", "t8")             # nor one it shut down
+    agent.flush_updates()
+    assert master.states() == [("never-launched", state)]
