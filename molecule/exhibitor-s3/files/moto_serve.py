@@ -5,6 +5,8 @@ case-insensitive, but the AWS SDK for Java 1.10.16 inside Exhibitor 1.5.6 looks
 up "Last-Modified" case-sensitively, finds nothing and dies at start with a
 NullPointerException (S3ConfigProvider.loadConfig). AWS S3, Ceph RGW and MinIO
 all send "Last-Modified", so the test server is made to do the same.
+
+Usage: serve.py PORT [ADDRESS]; without ADDRESS it listens on every address.
 """
 import sys
 
@@ -25,5 +27,7 @@ def canonical_headers(app):
 
 
 if __name__ == "__main__":
-    run_simple(sys.argv[1], int(sys.argv[2]), canonical_headers(DomainDispatcherApplication(create_backend_app)),
+    # "" is the socket module's "every address" (werkzeug binds it as given).
+    address = sys.argv[2] if len(sys.argv) > 2 else ""
+    run_simple(address, int(sys.argv[1]), canonical_headers(DomainDispatcherApplication(create_backend_app)),
                threaded=True)
