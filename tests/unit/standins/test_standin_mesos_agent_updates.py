@@ -33,22 +33,13 @@ class FakeMaster:
             return [(tid, state) for _, tid, state, _ in self.updates]
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
+def setup(tmp_path, monkeypatch, clock):
     master = FakeMaster()
     flags = agent_flagset().load(["--master=127.0.0.1:1", "--work_dir=%s" % tmp_path, "--ip=127.0.0.1",
                                   "--port=1", "--containerizers=mesos"], {})
     agent = Agent(flags, resolve_address(flags, 5051), [], [], None, None)
     agent.agent_id, agent.master_url, agent.registered = "a1", master.url, True
-    clock = Clock()
     monkeypatch.setattr(agent_mod, "time", type("T", (), {"monotonic": clock, "time": agent_mod.time.time}))
     yield agent, master, clock
     master.srv.shutdown()

@@ -40,18 +40,9 @@ class FakeClient:
         return self.nodes[path], None
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
-def group(monkeypatch):
+def group(monkeypatch, clock):
     client = FakeClient()
-    clock = Clock()
     monkeypatch.setattr(mesosgroup.zkutil, "make_client", lambda zkurl, timeout: client)
     monkeypatch.setattr(mesosgroup.time, "monotonic", clock)
     seen = []
@@ -100,10 +91,9 @@ def test_session_expiry_is_reported_at_once(group):
     assert seen[-1].connected is False and seen[-1].expired is True
 
 
-def test_detector_reports_no_leader_only_after_the_timeout(monkeypatch):
+def test_detector_reports_no_leader_only_after_the_timeout(monkeypatch, clock):
     client = FakeClient()
     client.nodes["/mesos/json.info_0000000003"] = json.dumps({"id": "m3", "hostname": "ctl3"}).encode()
-    clock = Clock()
     monkeypatch.setattr(mesosgroup.zkutil, "make_client", lambda zkurl, timeout: client)
     monkeypatch.setattr(mesosgroup.time, "monotonic", clock)
     seen = []

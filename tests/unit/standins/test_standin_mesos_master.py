@@ -139,6 +139,20 @@ class Scheduler:
         body.setdefault("framework_id", {"value": self.framework_id})
         return requests.post(self.url + "/api/v1/scheduler", json=body, headers={"Mesos-Stream-Id": self.stream_id})
 
+    def launch(self, offer, *task_infos):
+        """ACCEPT the offer with one LAUNCH of these tasks."""
+        return self.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [
+            {"type": "LAUNCH", "launch": {"task_infos": list(task_infos)}}]}})
+
+
+def task_info(offer, task_id, cpus, command="sleep 1", mem=None):
+    """A command task for the offer's agent."""
+    resources = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}}]
+    if mem is not None:
+        resources.append({"name": "mem", "type": "SCALAR", "scalar": {"value": mem}})
+    return {"name": "t", "task_id": {"value": task_id}, "agent_id": offer["agent_id"], "resources": resources,
+            "command": {"value": command}}
+
 
 @pytest.fixture
 def cluster(tmp_path):
@@ -188,14 +202,7 @@ def test_scheduler_offer_launch_kill_teardown(cluster):
     s = Scheduler(url)
     offer = s.wait("OFFERS")["offers"]["offers"][0]
     assert offer["agent_id"]["value"] == agent.agent_id and offer["attributes"][0]["name"] == "rack"
-    task = {"name": "t", "task_id": {"value": "t1"}, "agent_id": offer["agent_id"],
-            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}},
-                          {"name": "mem", "type": "SCALAR", "scalar": {"value": 64}}],
-            "command": {"value": "sleep 100"}}
-    too_big = dict(task, task_id={"value": "t2"},
-                   resources=[{"name": "cpus", "type": "SCALAR", "scalar": {"value": 50}}])
-    r = s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [
-        {"type": "LAUNCH", "launch": {"task_infos": [task, too_big]}}]}})
+    r = s.launch(offer, task_info(offer, "t1", 0.5, "sleep 100", mem=64), task_info(offer, "t2", 50, "sleep 100"))
     assert r.status_code == 202
     err = s.wait("UPDATE", lambda e: e["update"]["status"]["task_id"]["value"] == "t2")
     assert err["update"]["status"]["state"] == "TASK_ERROR"
@@ -224,11 +231,8 @@ def test_acknowledgements_reach_the_agent_and_repeated_updates_are_forwarded_not
     agent.register()
     s = Scheduler(url)
     offer = s.wait("OFFERS")["offers"]["offers"][0]
-    task = {"name": "t", "task_id": {"value": "t1"}, "agent_id": offer["agent_id"],
-            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}],
-            "command": {"value": "sleep 100"}}
-    s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [
-        {"type": "LAUNCH", "launch": {"task_infos": [task]}}]}})
+    task = task_info(offer, "t1", 0.5, "sleep 100")
+    s.launch(offer, task)
     running = s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")["update"]["status"]
 
     # The agent has not heard from the framework: it sends the same update again.
@@ -260,10 +264,7 @@ def test_drain_deactivate_quota_and_gone(cluster):
     agent.register()
     s = Scheduler(url)
     offer = s.wait("OFFERS")["offers"]["offers"][0]
-    s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH", "launch": {
-        "task_infos": [{"name": "t", "task_id": {"value": "d1"}, "agent_id": offer["agent_id"],
-                        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
-                        "command": {"value": "sleep 1"}}]}}]}})
+    s.launch(offer, task_info(offer, "d1", 1))
     s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")
     r = requests.post(url + "/api/v1", json={"type": "DRAIN_AGENT", "drain_agent": {
         "agent_id": {"value": agent.agent_id}, "mark_gone": False}})
@@ -365,17 +366,11 @@ def test_unreachable_agent_tasks_for_partition_aware_and_other_frameworks(tmp_pa
         agent.register()
         aware = Scheduler(url, name="aware")
         offer = aware.wait("OFFERS")["offers"]["offers"][0]
-        aware.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH",
-                    "launch": {"task_infos": [{"name": "t", "task_id": {"value": "pa"}, "agent_id": offer["agent_id"],
-                               "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
-                               "command": {"value": "sleep 1"}}]}}]}})
+        aware.launch(offer, task_info(offer, "pa", 1))
         aware.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")
         legacy = Scheduler(url, name="legacy", capabilities=[])
         offer = legacy.wait("OFFERS")["offers"]["offers"][0]
-        legacy.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH",
-                     "launch": {"task_infos": [{"name": "t", "task_id": {"value": "np"}, "agent_id": offer["agent_id"],
-                                "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}],
-                                "command": {"value": "sleep 1"}}]}}]}})
+        legacy.launch(offer, task_info(offer, "np", 0.5))
         legacy.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")
         agent.mute = True
         up = aware.wait("UPDATE", lambda e: e["update"]["status"]["task_id"]["value"] == "pa", timeout=10)
@@ -397,10 +392,7 @@ def test_framework_failover_timeout_removes_framework(cluster):
     agent.register()
     s = Scheduler(url, failover_timeout=0.5)
     offer = s.wait("OFFERS")["offers"]["offers"][0]
-    s.call({"type": "ACCEPT", "accept": {"offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH", "launch": {
-        "task_infos": [{"name": "t", "task_id": {"value": "f1"}, "agent_id": offer["agent_id"],
-                        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
-                        "command": {"value": "sleep 1"}}]}}]}})
+    s.launch(offer, task_info(offer, "f1", 1))
     s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")
     s.disconnect()                                         # the scheduler goes away
     deadline = time.time() + 10
