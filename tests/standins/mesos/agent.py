@@ -24,12 +24,6 @@ TERMINAL_STATES = {
     "TASK_GONE", "TASK_GONE_BY_OPERATOR",
 }
 
-# The agent's status update manager re-sends a task's status update until the framework
-# acknowledges it (the master forwards the scheduler's ACKNOWLEDGE call), with backoff
-# between these bounds (Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN and _MAX).
-STATUS_UPDATE_RETRY_INTERVAL_MIN = 10.0
-STATUS_UPDATE_RETRY_INTERVAL_MAX = 600.0
-
 
 def fetch_uris(uris, sandbox, timeout, frameworks_home=""):
     """A small Mesos fetcher: http(s)/file URIs or paths into the sandbox (extract, executable, output_file)."""
@@ -160,10 +154,6 @@ class Agent:
         self.last_ping = time.monotonic()
         self.ping_window = None
         self.pending_updates = collections.deque()
-        # (framework id, task id) -> [status sent but not acknowledged, when to re-send, interval]
-        self.unacked = {}
-        # Frameworks the master shut down here: nobody acknowledges their updates any more.
-        self.shutdown_frameworks = set()
         self.stop_event = threading.Event()
         self.exit_code = None
         self.exit_message = None
@@ -577,28 +567,6 @@ class Agent:
     # ------------------------------------------------------------------
     # status updates
 
-    def kill_unknown_task(self, fid, tid):
-        """The master asked to kill a task this agent does not run. As the Mesos agent does: for
-        a framework it does not know (or shut down), nothing; for a task that ended here, nothing
-        more (its terminal update answers); otherwise the task is reported TASK_DROPPED
-        (TASK_LOST to a framework that is not partition-aware), "Cannot find executor", so that
-        the framework stops waiting for it."""
-        with self.lock:
-            fi = self.frameworks.get(fid)
-            if fi is None or fid in self.shutdown_frameworks:
-                log.warning("Ignoring kill task %s of framework %s because no such framework is running", tid, fid)
-                return
-            if any(t.task_id == tid and t.framework_id == fid for t in self.completed_tasks):
-                return  # it ended here: its terminal update is the answer (sent, or being re-sent)
-            caps = {c.get("type") for c in fi.get("capabilities", [])}
-            log.warning("Cannot kill task %s of framework %s because no corresponding executor is running", tid, fid)
-            status = {"task_id": _id(tid), "state": "TASK_DROPPED" if "PARTITION_AWARE" in caps else "TASK_LOST",
-                      "agent_id": _id(self.agent_id or ""), "timestamp": time.time(), "uuid": new_uuid_b64(),
-                      "source": "SOURCE_AGENT", "message": "Cannot find executor",
-                      "reason": "REASON_EXECUTOR_TERMINATED"}
-            self.pending_updates.append((fid, status))
-        threading.Thread(target=self.flush_updates, daemon=True).start()
-
     def _update(self, task, state, message=None, reason=None, healthy=None, extra=None):
         status = {
             "task_id": _id(task.task_id),
@@ -671,57 +639,10 @@ class Agent:
             with self.lock:
                 if self.pending_updates and self.pending_updates[0][1] is status:
                     self.pending_updates.popleft()
-                self._await_ack(fid, status)
             if isinstance(obj, dict) and obj.get("kill"):
                 tid = _val(status.get("task_id"))
                 if tid in self.tasks:
                     self.kill_task(tid)
-
-    def _await_ack(self, fid, status):
-        """The master took ``status``: keep it until the framework acknowledges it (with the
-        lock held). A newer update of the task replaces an older one; a re-sent one keeps its
-        backoff."""
-        if not status.get("uuid") or fid in self.shutdown_frameworks:
-            return
-        key = (fid, _val(status.get("task_id")))
-        entry = self.unacked.get(key)
-        if entry is None or entry[0] is not status:
-            self.unacked[key] = [status, time.monotonic() + STATUS_UPDATE_RETRY_INTERVAL_MIN,
-                                 STATUS_UPDATE_RETRY_INTERVAL_MIN]
-
-    def resend_unacknowledged(self):
-        """Queue again each status update the framework has not acknowledged in time (the
-        monitor loop calls this every second). A task with a newer update still queued is
-        left alone: that update goes first and replaces the old one."""
-        now = time.monotonic()
-        with self.lock:
-            if not self.registered:
-                return 0
-            queued = {(fid, _val(status.get("task_id"))) for fid, status in self.pending_updates}
-            due = 0
-            for key, entry in self.unacked.items():
-                status, when, interval = entry
-                if when > now or key in queued:
-                    continue
-                interval = min(interval * 2, STATUS_UPDATE_RETRY_INTERVAL_MAX)
-                entry[1], entry[2] = now + interval, interval
-                log.info("Resending status update %s for task %s of framework %s (not acknowledged)",
-                         status.get("state"), key[1], key[0])
-                self.pending_updates.append((key[0], status))
-                due += 1
-        return due
-
-    def acknowledge(self, body):
-        """The framework acknowledged a status update (forwarded by the master)."""
-        key = (body.get("framework_id"), body.get("task_id"))
-        with self.lock:
-            entry = self.unacked.get(key)
-            if entry is not None and entry[0].get("uuid") == body.get("uuid"):
-                del self.unacked[key]
-                return True
-        log.warning("Ignoring unknown status update acknowledgement %s for task %s of framework %s",
-                    body.get("uuid"), key[1], key[0])
-        return False
 
     # ------------------------------------------------------------------
     # task lifecycle
@@ -919,7 +840,6 @@ class Agent:
                                 cz.remove(t)
                             except LaunchError:
                                 pass
-                self.resend_unacknowledged()
                 if self.pending_updates:
                     self.flush_updates()
             except Exception:
@@ -1014,9 +934,6 @@ class Agent:
         with self.lock:
             tids = [t.task_id for t in self.tasks.values() if t.framework_id == fid]
             fi = self.frameworks.get(fid)
-            self.shutdown_frameworks.add(fid)
-            for key in [k for k in self.unacked if k[0] == fid]:
-                del self.unacked[key]
         for tid in tids:
             self.kill_task(tid)
         if fi is not None:

@@ -148,11 +148,7 @@ class AgentApp:
             return json_response(a.launch(body), 202)
         if what == "kill":
             found = a.kill_task(body.get("task_id"), body.get("kill_policy"))
-            if not found and body.get("framework_id"):
-                a.kill_unknown_task(body["framework_id"], body.get("task_id"))
             return json_response({"found": bool(found)}, 202)
-        if what == "acknowledge":
-            return json_response({"found": a.acknowledge(body)}, 202)
         if what == "shutdown_framework":
             return json_response(a.shutdown_framework(body), 202)
         if what == "shutdown":

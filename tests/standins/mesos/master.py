@@ -560,14 +560,6 @@ class Master:
                 raise HTTPError(409, {"reregister": True, "message": "Agent %s is not registered" % agent_id})
             fw = self.frameworks.get(fid)
             task = agent.tasks.get(tid) or (fw.tasks.get(tid) if fw else None)
-            # The agent re-sends an update until the framework acknowledges it: a repeat (same
-            # uuid) is forwarded again as the master recorded it, and not recorded twice.
-            if status.get("uuid"):
-                known = task if task is not None else next(
-                    (t for t in (fw.completed_tasks if fw else ()) if t.task_id == tid), None)
-                if known is not None and known.status_update_uuid == status["uuid"] and known.statuses:
-                    self._forward(fw, known.statuses[-1])
-                    return {}
             if task is None:
                 if status.get("state") not in TERMINAL_STATES and fw is None:
                     return {"kill": True}
@@ -837,7 +829,7 @@ class Master:
                 "SUPPRESS": self._call_suppress,
                 "KILL": self._call_kill,
                 "SHUTDOWN": self._call_noop,
-                "ACKNOWLEDGE": self._call_acknowledge,
+                "ACKNOWLEDGE": self._call_noop,
                 "ACKNOWLEDGE_OPERATION_STATUS": self._call_noop,
                 "RECONCILE": self._call_reconcile,
                 "RECONCILE_OPERATIONS": self._call_noop,
@@ -851,21 +843,6 @@ class Master:
 
     def _call_noop(self, fw, call):
         pass
-
-    def _call_acknowledge(self, fw, call):
-        """Forward the framework's acknowledgement of a status update to the agent that sent it,
-        which stops re-sending that update."""
-        ack = call.get("acknowledge")
-        if not isinstance(ack, dict) or not all(ack.get(k) for k in ("agent_id", "task_id", "uuid")):
-            raise HTTPError(400, "Failed to validate scheduler::Call: Expecting 'acknowledge' with "
-                                 "'agent_id', 'task_id' and 'uuid'")
-        agent = self.agents.get(_val(ack["agent_id"]))
-        if agent is None or agent.state != "registered":
-            log.warning("Ignoring status update acknowledgement %s for task %s of framework %s on unknown "
-                        "agent %s", ack["uuid"], _val(ack["task_id"]), fw.id, _val(ack["agent_id"]))
-            return
-        self._async_agent_call(agent, "acknowledge", {"framework_id": fw.id, "task_id": _val(ack["task_id"]),
-                                                       "uuid": ack["uuid"]})
 
     def _call_teardown(self, fw, call):
         self._teardown(fw, "Framework requested teardown")

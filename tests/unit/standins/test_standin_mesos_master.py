@@ -40,7 +40,6 @@ class FakeAgent:
         self.agent_id = None
         self.launched = []
         self.killed = []
-        self.acknowledged = []
         self.srv = httpd.serve(("127.0.0.1", self.port), self)
 
     def handle(self, req):
@@ -51,8 +50,6 @@ class FakeAgent:
         if what == "launch":
             self.launched.append(body)
             threading.Thread(target=self.status, args=(body["framework_id"], body["task"], "TASK_RUNNING")).start()
-        elif what == "acknowledge":
-            self.acknowledged.append(body)
         elif what == "kill":
             self.killed.append(body)
             threading.Thread(target=self.status,
@@ -223,39 +220,6 @@ def test_scheduler_offer_launch_kill_teardown(cluster):
     assert r.status_code == 200
     frameworks = requests.get(url + "/master/frameworks").json()
     assert frameworks["frameworks"] == [] and frameworks["completed_frameworks"][0]["id"] == s.framework_id
-
-
-def test_acknowledgements_reach_the_agent_and_repeated_updates_are_forwarded_not_recorded(cluster):
-    m, url = cluster
-    agent = FakeAgent(url)
-    agent.register()
-    s = Scheduler(url)
-    offer = s.wait("OFFERS")["offers"]["offers"][0]
-    task = task_info(offer, "t1", 0.5, "sleep 100")
-    s.launch(offer, task)
-    running = s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")["update"]["status"]
-
-    # The agent has not heard from the framework: it sends the same update again.
-    agent._post_status(s.framework_id, task, "TASK_RUNNING", update_uuid=running["uuid"])
-    again = s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")["update"]["status"]
-    assert again["uuid"] == running["uuid"]
-    tasks = requests.post(url + "/api/v1", json={"type": "GET_TASKS"}).json()["get_tasks"]["tasks"]
-    assert [[st["state"] for st in t["statuses"]] for t in tasks] == [["TASK_STAGING", "TASK_RUNNING"]]
-
-    assert s.call({"type": "ACKNOWLEDGE", "acknowledge": {"agent_id": offer["agent_id"], "task_id": {"value": "t1"}}}
-                  ).status_code == 400
-    assert s.call({"type": "ACKNOWLEDGE", "acknowledge": {"agent_id": offer["agent_id"], "task_id": {"value": "t1"},
-                                                          "uuid": running["uuid"]}}).status_code == 202
-    end = time.time() + 5
-    while not agent.acknowledged and time.time() < end:
-        time.sleep(0.05)
-    assert agent.acknowledged == [{"framework_id": s.framework_id, "task_id": "t1", "uuid": running["uuid"]}]
-
-    # A terminal update repeated after the task left the master's books: forwarded again as recorded.
-    s.call({"type": "KILL", "kill": {"task_id": {"value": "t1"}, "agent_id": offer["agent_id"]}})
-    killed = s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_KILLED")["update"]["status"]
-    agent._post_status(s.framework_id, task, "TASK_KILLED", update_uuid=killed["uuid"])
-    assert s.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_KILLED")["update"]["status"] == killed
 
 
 def test_drain_deactivate_quota_and_gone(cluster):
