@@ -53,6 +53,29 @@ class AgentApp:
                 "executor_name": c["executor_name"], "framework_id": c["framework_id"]["value"],
                 "source": c["executor_id"]["value"], "status": c["container_status"],
                 "statistics": c["resource_statistics"]} for c in a.containers_v1()])
+        if sub == "/monitor/statistics":
+            # src/slave/slave.cpp routes /monitor/statistics in the readonly realm.
+            self.authenticate(req, "readonly")
+            return json_response([{
+                "executor_id": c["executor_id"]["value"], "executor_name": c["executor_name"],
+                "framework_id": c["framework_id"]["value"], "source": c["executor_id"]["value"],
+                "statistics": c["resource_statistics"]} for c in a.containers_v1()])
+        if sub == "/containerizer/debug":
+            self.authenticate(req, "readonly")
+            return json_response({"pending": []})
+        if sub.startswith("/files/"):
+            # src/slave/main.cpp: Files is created with the readonly realm. This stand-in
+            # attaches no paths, so browse/read/download answer 404 like for an unknown path.
+            self.authenticate(req, "readonly")
+            if sub == "/files/debug":
+                return json_response({})
+            if sub in ("/files/browse", "/files/read", "/files/download"):
+                raise HTTPError(404, "")
+            raise HTTPError(404, "")
+        if sub in ("/logging/toggle", "/profiler/start", "/profiler/stop"):
+            # libprocess endpoints: process::initialize() gives them the readwrite realm.
+            self.authenticate(req, "readwrite")
+            raise HTTPError(501, "'%s' is not implemented by this agent" % sub)
         if sub == "/api/v1":
             return self.operator(req)
         raise HTTPError(404, "")

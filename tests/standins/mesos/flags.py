@@ -428,12 +428,23 @@ def _min_duration(name, minimum):
     return check
 
 
+def _validate_acls(value):
+    """--acls is an ``ACLs`` protobuf flag upstream (src/common/parse.hpp): JSON that
+    does not convert (see acls.parse_acls) fails the flag load."""
+    from .acls import AclError, parse_acls
+    try:
+        parse_acls(value)
+    except AclError as exc:
+        return "Failed to load flag 'acls': Failed to load value '%s': %s" % (json.dumps(value), exc)
+    return None
+
+
 def master_flags():
     return _common_flags(5050) + [
         Flag("quorum", "int", help="The size of the quorum of replicas when using 'replicated_log' based registry."),
         Flag("work_dir", help="Path of the master work directory."),
         Flag("zk", help="ZooKeeper URL (used for leader election amongst masters)."),
-        Flag("acls", "json"),
+        Flag("acls", "json", validate=_validate_acls),
         Flag("agent_ping_timeout", "duration", "15secs", alias="slave_ping_timeout"),
         Flag("agent_removal_rate_limit", alias="slave_removal_rate_limit"),
         Flag("agent_reregister_timeout", "duration", "10mins", alias="slave_reregister_timeout",
@@ -500,7 +511,7 @@ def agent_flags():
         Flag("master", help="May be one of: host:port, zk://host1:port1,host2:port2,.../path, "
                             "zk://username:password@host1:port1,host2:port2,.../path, file:///path/to/file"),
         Flag("work_dir", help="Path of the agent work directory."),
-        Flag("acls", "json"),
+        Flag("acls", "json", validate=_validate_acls),
         Flag("agent_features", "json"),
         Flag("agent_subsystems", alias="slave_subsystems"),
         Flag("effective_capabilities", "json"),

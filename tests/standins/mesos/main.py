@@ -124,7 +124,20 @@ def main_master(argv=None):
     from .master_http import MasterApp
     from .zkgroup import MasterGroup
 
-    master = Master(flags, address, credentials, zkurl)
+    # src/master/main.cpp: one authorizer only; the default "local" one is created from --acls.
+    authorizer_names = [n for n in (flags.authorizers or "").split(",") if n]
+    if not authorizer_names:
+        return _die("No authorizer specified")
+    if len(authorizer_names) > 1:
+        return _die("Multiple authorizers not supported")
+    if authorizer_names[0] != "local":
+        return _die("Could not create '%s' authorizer: authorizer modules are not supported by this build"
+                    % authorizer_names[0])
+    from .acls import AuthorizerError
+    try:
+        master = Master(flags, address, credentials, zkurl)
+    except AuthorizerError as exc:
+        return _die("Could not create 'local' authorizer: %s" % exc)
     stop = threading.Event()
     _install_signals(stop)
     server = _bind(address, MasterApp(master), "master-http")

@@ -7,6 +7,7 @@ protocol.
 import base64
 import collections
 import concurrent.futures
+import json
 import logging
 import os
 import queue
@@ -18,6 +19,7 @@ from standin_common import httpd
 from standin_common.httpd import HTTPError
 
 from . import BUILD_DATE, BUILD_TIME, BUILD_USER, GIT_TAG, VERSION
+from . import acls
 from .net import ip_to_uint32
 from .resources import Resources, ResourceError, attributes_v0, normalize_json_resource
 
@@ -38,6 +40,82 @@ TASK_COUNTER_STATES = [
 
 def now():
     return time.time()
+
+
+# The body of libprocess' ``process::http::Forbidden()`` (3rdparty/libprocess/include/process/http.hpp).
+FORBIDDEN_BODY = "403 Forbidden."
+
+
+def forbidden(body=FORBIDDEN_BODY):
+    return HTTPError(403, body)
+
+
+def framework_roles(fi):
+    """protobuf::framework::getRoles: ``roles`` of a MULTI_ROLE framework, else ``{role}`` ("*" by default)."""
+    caps = {c.get("type") for c in fi.get("capabilities", []) if isinstance(c, dict)}
+    if "MULTI_ROLE" in caps:
+        return sorted(set(fi.get("roles") or []))
+    return [fi.get("role") or "*"]
+
+
+def stringify_set(values):
+    """stout's stringify(std::set<std::string>)."""
+    return "{ " + ", ".join(sorted(values)) + " }"
+
+
+def register_framework_object(fi):
+    """ActionObject::frameworkRegistration printed (src/master/authorization.cpp)."""
+    return "register framework %s with roles %s" % (_val(fi.get("id")) or "", stringify_set(framework_roles(fi)))
+
+
+def task_user(ti, fi):
+    """RUN_TASK object: TaskInfo.command.user, else TaskInfo.executor.command.user, else FrameworkInfo.user."""
+    cmd = ti.get("command") or {}
+    if cmd.get("user") is not None:
+        return cmd["user"]
+    ecmd = (ti.get("executor") or {}).get("command") or {}
+    if ecmd.get("user") is not None:
+        return ecmd["user"]
+    return fi.get("user")
+
+
+def launch_task_object(ti, fi):
+    return "launch task %s of framework %s under user '%s'" % (
+        _val(ti.get("task_id")) or "", _val(fi.get("id")) or "", task_user(ti, fi) or "")
+
+
+def reservation_roles(resources):
+    """The unique reservation roles of RESERVE resources (ActionObject::reserve, getReservationRole)."""
+    out = []
+    for r in resources or []:
+        reservations = r.get("reservations") or []
+        if reservations:
+            role = reservations[-1].get("role") or "*"
+        else:
+            role = r.get("role") or "*"       # pre-reservation-refinement format
+        if role not in out:
+            out.append(role)
+    return out
+
+
+def unreserve_principals(resources):
+    """UNRESERVE objects (ActionObject::unreserve): the reserver principal of each resource,
+    plus one ANY object (None) if some reservation carries no principal."""
+    out = []
+    without = False
+    for r in resources or []:
+        reservations = r.get("reservations") or []
+        if reservations:
+            principal = reservations[-1].get("principal")
+        else:
+            principal = (r.get("reservation") or {}).get("principal")
+        if principal is not None:
+            out.append(principal)
+        else:
+            without = True
+    if without:
+        out.append(None)
+    return out
 
 
 def ns(t):
@@ -194,6 +272,8 @@ class Master:
         self.addr = address
         self.credentials = credentials or {}
         self.zkurl = zkurl
+        # --acls (src/master/main.cpp): no flag, no authorizer: everything is authorized.
+        self.authorizer = acls.create(flags.get("acls"))
         self.id = str(uuid.uuid4())
         self.lock = threading.RLock()
         self.start_time = now()
@@ -246,6 +326,21 @@ class Master:
         }
         if flags.get("domain"):
             self.info["domain"] = flags.domain
+
+    # ------------------------------------------------------------------
+    # authorization (src/authorizer/local/authorizer.cpp via acls.py)
+
+    def authorized(self, action, subject, value=None):
+        if self.authorizer is None:
+            return True
+        return self.authorizer.authorized(action, subject, value)
+
+    def framework_may_register(self, fi):
+        """REGISTER_FRAMEWORK for FrameworkInfo ``fi``; the subject is FrameworkInfo.principal
+        (Framework::createObjectApprovers in src/master/framework.cpp)."""
+        if self.authorizer is None:
+            return True
+        return self.authorizer.authorized_roles("register_frameworks", fi.get("principal"), framework_roles(fi))
 
     # ------------------------------------------------------------------
     # lifecycle
@@ -716,6 +811,15 @@ class Master:
                 stream.send({"type": "ERROR", "error": {"message": "Framework has been removed"}})
                 stream.close()
                 return stream, None
+            if not self.framework_may_register(fi):
+                # src/master/master.cpp checkSubscribeAuthorization: the framework gets an
+                # ERROR event (FrameworkErrorMessage) on its stream, which is then closed.
+                message = "Not authorized to " + register_framework_object(fi)
+                log.info("Refusing subscription of framework '%s': %s", fi.get("name"), message)
+                stream = EventStream()
+                stream.send({"type": "ERROR", "error": {"message": message}})
+                stream.close()
+                return stream, None
             stream = EventStream()
             if fid and fid in self.frameworks:
                 fw = self.frameworks[fid]
@@ -798,12 +902,17 @@ class Master:
         self._operator_event({"type": "FRAMEWORK_REMOVED",
                               "framework_removed": {"framework_info": fw.info}})
 
-    def teardown_framework(self, fid):
+    def teardown_framework(self, fid, principal=None):
+        """/teardown and operator TEARDOWN (Master::Http::_teardown, src/master/http.cpp):
+        TEARDOWN_FRAMEWORK with the operator's principal as subject and the framework's
+        principal as object (ANY when the framework has none); refused: 403 Forbidden."""
         with self.lock:
             self._require_serving()
             fw = self.frameworks.get(fid)
             if fw is None:
                 raise HTTPError(400, "No framework found with specified ID")
+            if not self.authorized("teardown_frameworks", principal, fw.info.get("principal")):
+                raise forbidden()
             self._teardown(fw, "Teardown requested")
 
     def scheduler_call(self, call, stream_id, principal):
@@ -849,6 +958,13 @@ class Master:
 
     def _call_update_framework(self, fw, call):
         fi = (call.get("update_framework") or {}).get("framework_info") or {}
+        # Master::updateFramework (src/master/master.cpp): the new FrameworkInfo must pass
+        # REGISTER_FRAMEWORK (with the framework's approvers, i.e. its original principal).
+        if self.authorizer is not None:
+            check = dict(fi)
+            check["principal"] = fw.info.get("principal")
+            if not self.framework_may_register(check):
+                raise forbidden("Not authorized to " + register_framework_object(fi))
         fi["id"] = _id(fw.id)
         fw.info = fi
 
@@ -902,14 +1018,64 @@ class Master:
                         available = available - Resources(ti.get("resources", []))
                         launched = True
             elif otype == "LAUNCH_GROUP":
-                for ti in ((op.get("launch_group") or {}).get("task_group") or {}).get("tasks", []):
-                    self._task_error(fw, ti, agent, "LAUNCH_GROUP is not supported by this master",
-                                     "REASON_TASK_GROUP_INVALID")
+                tasks = ((op.get("launch_group") or {}).get("task_group") or {}).get("tasks", [])
+                if invalid or agent is None:
+                    for ti in tasks:
+                        self._task_error(fw, ti, agent, invalid or "Agent is not registered", "REASON_INVALID_OFFERS",
+                                         "TASK_DROPPED" if fw.partition_aware else "TASK_LOST")
+                    continue
+                # Master::_accept, LAUNCH_GROUP: every task must be authorized; the (last) refusal is
+                # reported for all tasks of the group (upstream text, missing space included).
+                error = None
+                for ti in tasks:
+                    if not self.authorized("run_tasks", fw.info.get("principal"), task_user(ti, fw.info)):
+                        error = "Task '%s' is not authorized to%s" % (_val(ti.get("task_id")) or "",
+                                                                     launch_task_object(ti, fw.info))
+                for ti in tasks:
+                    if error:
+                        self._task_error(fw, ti, agent, error, "REASON_TASK_GROUP_UNAUTHORIZED")
+                    else:
+                        self._task_error(fw, ti, agent, "LAUNCH_GROUP is not supported by this master",
+                                         "REASON_TASK_GROUP_INVALID")
+            elif otype in ("RESERVE", "UNRESERVE"):
+                self._drop_reservation_operation(fw, op)
             else:
                 log.info("Ignoring unsupported offer operation %s from framework %s", otype, fw.id)
         if agent is not None and refuse > 0 and not available.empty():
             fw.filters[agent.id] = (now() + refuse, available)
         return launched
+
+    def _drop_reservation_operation(self, fw, op):
+        """Offer operations RESERVE/UNRESERVE. This stand-in has no reservations, but it
+        authorizes them like Master::_accept does (reserve_resources / unreserve_resources with
+        the framework principal as subject) so a refusal reads like upstream; an authorized
+        one is dropped as unsupported. Both end as upstream's Master::drop: a log line and,
+        for an operation with an id, an OPERATION_ERROR update."""
+        otype = op.get("type")
+        principal = fw.info.get("principal")
+        message = None
+        if otype == "RESERVE":
+            resources = (op.get("reserve") or {}).get("resources") or []
+            for role in reservation_roles(resources):
+                if not self.authorized("reserve_resources", principal, role):
+                    message = "Principal '%s' no authorized to perform action RESERVE_RESOURCES on object %s" % (
+                        principal or "", json.dumps({"value": role}))
+                    break
+        else:
+            resources = (op.get("unreserve") or {}).get("resources") or []
+            for reserver in unreserve_principals(resources):
+                if not self.authorized("unreserve_resources", principal, reserver):
+                    message = "Principal '%s' no authorized to %s" % (
+                        principal or "", "perform action UNRESERVE_RESOURCES on ANY object" if reserver is None
+                        else "perform action UNRESERVE_RESOURCES on object %s" % json.dumps({"value": reserver}))
+                    break
+        if message is None:
+            message = "%s is not supported by this master (no reservations)" % otype
+        log.warning("Dropping %s operation from framework %s (%s): %s", otype, fw.id, fw.name, message)
+        if _val(op.get("id")):
+            self._send(fw, {"type": "UPDATE_OPERATION_STATUS", "update_operation_status": {"status": {
+                "operation_id": op["id"], "state": "OPERATION_ERROR", "message": message,
+                "uuid": {"value": new_uuid_b64()}}}})
 
     def _task_error(self, fw, ti, agent, message, reason, state="TASK_ERROR"):
         tid = _val(ti.get("task_id")) or ""
@@ -924,6 +1090,11 @@ class Master:
         if invalid or agent is None:
             self._task_error(fw, ti, agent, invalid or "Agent is not registered",
                              "REASON_INVALID_OFFERS", "TASK_DROPPED" if fw.partition_aware else "TASK_LOST")
+            return False
+        if not self.authorized("run_tasks", fw.info.get("principal"), task_user(ti, fw.info)):
+            # src/master/master.cpp Master::_accept, LAUNCH (the upstream text says "no authorized").
+            self._task_error(fw, ti, agent, "Principal '%s' no authorized to %s" % (
+                fw.info.get("principal") or "", launch_task_object(ti, fw.info)), "REASON_TASK_UNAUTHORIZED")
             return False
         problems = []
         if not tid:
@@ -1270,7 +1441,11 @@ class Master:
             agent.drain = None
             log.info("Reactivated agent %s", aid)
 
-    def update_quota(self, body):
+    def update_quota(self, body, principal=None):
+        """UPDATE_QUOTA (and the older SET_QUOTA / REMOVE_QUOTA, POST/DELETE /quota, which
+        come here too). After validation every role is authorized against ``update_quotas``
+        (UPDATE_QUOTA_WITH_CONFIG / UPDATE_QUOTA, object: the role); if one is refused the
+        whole request is 403 Forbidden (src/master/quota_handler.cpp)."""
         configs = body.get("quota_configs") or []
         force = bool(body.get("force", False))
         new = {}
@@ -1308,6 +1483,9 @@ class Master:
                             raise HTTPError(400, "Invalid QuotaConfig: Role '%s' is already consuming '%s' "
                                                  "which exceeds the requested limit. Use 'force' to override"
                                             % (role, name))
+            denied = [role for role in new if not self.authorized("update_quotas", principal, role)]
+            if denied:
+                raise forbidden()
             for role, cfg in new.items():
                 if not cfg["limits"] and not cfg["guarantees"]:
                     self.quotas.pop(role, None)
@@ -1577,10 +1755,13 @@ class Master:
                 out.append(item)
             return out
 
-    def quota_status(self):
+    def quota_status(self, principal=None):
+        """GET_QUOTA / GET /quota: only the roles ``get_quotas`` lets the principal see
+        (QuotaHandler::_status, src/master/quota_handler.cpp)."""
         with self.lock:
+            visible = [role for role in sorted(self.quotas) if self.authorized("get_quotas", principal, role)]
             configs = []
-            for role in sorted(self.quotas):
+            for role in visible:
                 q = self.quotas[role]
                 cfg = {"role": role}
                 if q["guarantees"]:
@@ -1591,7 +1772,7 @@ class Master:
             infos = []
             if configs:
                 infos.append({"configs": configs})
-            for role in sorted(self.quotas):
+            for role in visible:
                 q = self.quotas[role]
                 infos.append({"role": role, "guarantee": [
                     {"name": k, "type": "SCALAR", "scalar": {"value": v["value"]}, "role": "*"}

@@ -1,4 +1,5 @@
 """HTTP endpoints of the master stand-in (v0 endpoints, operator API, scheduler API, internal)."""
+import json
 import logging
 import queue
 import time
@@ -7,7 +8,8 @@ import urllib.parse
 from standin_common import recordio
 from standin_common.httpd import HTTPError, Response, json_response
 
-from .master import HEARTBEAT_INTERVAL, EventStream, _val
+from .master import HEARTBEAT_INTERVAL, EventStream, _val, forbidden, reservation_roles, unreserve_principals
+from .resources import ResourceError, normalize_json_resource
 
 log = logging.getLogger("master.http")
 
@@ -36,6 +38,16 @@ class MasterApp:
         if creds and creds[0] in self.m.credentials and self.m.credentials[creds[0]] == creds[1]:
             return creds[0]
         raise HTTPError(401, "", headers=[("WWW-Authenticate", 'Basic realm="mesos-master-%s"' % realm)])
+
+    def subject(self, realm, principal):
+        """The principal authorization sees: only an *authenticated* one (libprocess runs no
+        authenticator for a realm whose authentication is off, so the subject is then ANY)."""
+        flags = self.m.flags
+        enabled = {
+            READONLY: flags.authenticate_http_readonly,
+            READWRITE: flags.authenticate_http_readwrite,
+        }[realm]
+        return principal if enabled else None
 
     def redirect(self, req):
         info = self.m.leader_info
@@ -125,16 +137,18 @@ class MasterApp:
         if sub == "/teardown":
             if req.method != "POST":
                 raise HTTPError(405, "Expecting 'POST', received '%s'" % req.method)
-            self.authenticate(req, READWRITE)
+            principal = self.authenticate(req, READWRITE)
             self.require_leader(req)
             form = urllib.parse.parse_qs(req.body.decode("utf-8", "replace"))
             fid = (form.get("frameworkId") or req.args("frameworkId") or [None])[0]
             if not fid:
                 raise HTTPError(400, "Missing 'frameworkId' query parameter in the request body")
-            self.m.teardown_framework(fid)
+            self.m.teardown_framework(fid, self.subject(READWRITE, principal))
             return Response(200, b"", "text/plain; charset=utf-8")
         if sub == "/quota" or sub.startswith("/quota/"):
             return self.quota_v0(req, sub)
+        if sub in ("/reserve", "/unreserve"):
+            return self.reserve_v0(req, sub[1:])
         if sub in ("/maintenance/status", "/maintenance/schedule"):
             self.authenticate(req, READONLY)
             self.require_leader(req)
@@ -170,29 +184,83 @@ class MasterApp:
 
     def quota_v0(self, req, sub):
         if req.method == "GET":
-            self.authenticate(req, READONLY)
+            principal = self.authenticate(req, READONLY)
             self.require_leader(req)
-            return json_response(self.m.quota_status())
-        self.authenticate(req, READWRITE)
+            return json_response(self.m.quota_status(self.subject(READONLY, principal)))
+        principal = self.subject(READWRITE, self.authenticate(req, READWRITE))
         self.require_leader(req)
         if req.method == "POST":
-            body = req.json()
-            role = body.get("role")
-            guarantee = {}
-            for r in body.get("guarantee", []):
-                if r.get("type", "SCALAR") != "SCALAR":
-                    raise HTTPError(400, "Quota is only supported for scalar resources")
-                guarantee[r["name"]] = {"value": float(r["scalar"]["value"])}
-            self.m.update_quota({"force": body.get("force", False), "quota_configs": [
-                {"role": role, "guarantees": guarantee, "limits": guarantee}]})
+            self.set_quota(req.json(), principal)
             return Response(200, b"", "text/plain; charset=utf-8")
         if req.method == "DELETE":
             role = sub[len("/quota/"):] if sub.startswith("/quota/") else None
-            if not role or role not in self.m.quotas:
-                raise HTTPError(400, "Failed to remove quota: Role '%s' has no quota set" % role)
-            self.m.update_quota({"force": True, "quota_configs": [{"role": role}]})
+            self.remove_quota(role, principal)
             return Response(200, b"", "text/plain; charset=utf-8")
         raise HTTPError(405, "Expecting 'GET', 'POST' or 'DELETE', received '%s'" % req.method)
+
+    def set_quota(self, body, principal):
+        """The pre-1.9 quota API (POST /quota, operator SET_QUOTA): a QuotaRequest
+        (role, guarantee, force) sets guarantees and equal limits."""
+        if not isinstance(body, dict):
+            raise HTTPError(400, "Failed to validate set quota request JSON: Expecting a JSON object")
+        role = body.get("role")
+        guarantee = {}
+        for r in body.get("guarantee", []):
+            if r.get("type", "SCALAR") != "SCALAR":
+                raise HTTPError(400, "Quota is only supported for scalar resources")
+            guarantee[r["name"]] = {"value": float(r["scalar"]["value"])}
+        self.m.update_quota({"force": body.get("force", False), "quota_configs": [
+            {"role": role, "guarantees": guarantee, "limits": guarantee}]}, principal)
+
+    def remove_quota(self, role, principal):
+        """DELETE /quota/<role>, operator REMOVE_QUOTA."""
+        if not role or role not in self.m.quotas:
+            raise HTTPError(400, "Failed to remove quota: Role '%s' has no quota set" % role)
+        self.m.update_quota({"force": True, "quota_configs": [{"role": role}]}, principal)
+
+    def reservation(self, kind, agent_id, resources, principal):
+        """RESERVE_RESOURCES / UNRESERVE_RESOURCES, /reserve, /unreserve. Reservations are not
+        implemented by this stand-in: the request is checked and authorized like upstream
+        (Master::Http::_reserve/_unreserve in src/master/http.cpp: unknown agent 400, then
+        reserve_resources on every reservation role / unreserve_resources on every reserver
+        principal, refused: 403 Forbidden) and an authorized one is answered 501."""
+        m = self.m
+        with m.lock:
+            if agent_id not in m.agents:
+                raise HTTPError(400, "No agent found with specified ID")
+        if not isinstance(resources, list):
+            raise HTTPError(400, "Failed to parse 'resources': Expecting a JSON array")
+        for r in resources:
+            try:
+                normalize_json_resource(r)
+            except ResourceError as exc:
+                raise HTTPError(400, "Invalid resources: %s" % exc)
+        if kind == "reserve":
+            allowed = all(m.authorized("reserve_resources", principal, role) for role in reservation_roles(resources))
+        else:
+            allowed = all(m.authorized("unreserve_resources", principal, p) for p in unreserve_principals(resources))
+        if not allowed:
+            raise forbidden()
+        raise HTTPError(501, "'%s' is not implemented by this master" % (
+            "RESERVE_RESOURCES" if kind == "reserve" else "UNRESERVE_RESOURCES"))
+
+    def reserve_v0(self, req, kind):
+        if req.method != "POST":
+            raise HTTPError(405, "Expecting 'POST', received '%s'" % req.method)
+        principal = self.subject(READWRITE, self.authenticate(req, READWRITE))
+        self.require_leader(req)
+        form = urllib.parse.parse_qs(req.body.decode("utf-8", "replace"))
+        agent_id = (form.get("slaveId") or [None])[0]
+        if not agent_id:
+            raise HTTPError(400, "Missing 'slaveId' query parameter in the request body")
+        text = (form.get("resources") or [None])[0]
+        if text is None:
+            raise HTTPError(400, "Missing 'resources' query parameter in the request body")
+        try:
+            resources = json.loads(text)
+        except ValueError as exc:
+            raise HTTPError(400, "Error in parsing 'resources' query parameter in the request body: %s" % exc)
+        return self.reservation(kind, agent_id, resources, principal)
 
     # ------------------------------------------------------------------
     def _check_post_json(self, req):
@@ -271,7 +339,7 @@ class MasterApp:
     def operator(self, req):
         if req.method != "POST":
             raise HTTPError(405, "Expecting a 'POST' request, received '%s'" % req.method)
-        self.authenticate(req, READWRITE)
+        principal = self.subject(READWRITE, self.authenticate(req, READWRITE))
         self.require_leader(req)
         call = self._check_post_json(req)
         if not isinstance(call, dict) or not call.get("type"):
@@ -326,9 +394,15 @@ class MasterApp:
                     body["elected_time"] = m.elected_time
             return ok("get_master", body)
         if ctype == "GET_QUOTA":
-            return ok("get_quota", {"status": m.quota_status()})
+            return ok("get_quota", {"status": m.quota_status(principal)})
         if ctype == "UPDATE_QUOTA":
-            m.update_quota(call.get("update_quota") or {})
+            m.update_quota(call.get("update_quota") or {}, principal)
+            return Response(200, b"", "text/plain; charset=utf-8")
+        if ctype == "SET_QUOTA":
+            self.set_quota((call.get("set_quota") or {}).get("quota_request") or {}, principal)
+            return Response(200, b"", "text/plain; charset=utf-8")
+        if ctype == "REMOVE_QUOTA":
+            self.remove_quota((call.get("remove_quota") or {}).get("role"), principal)
             return Response(200, b"", "text/plain; charset=utf-8")
         if ctype == "GET_MAINTENANCE_STATUS":
             return ok("get_maintenance_status", {"status": {}})
@@ -348,11 +422,17 @@ class MasterApp:
             return Response(200, b"", "text/plain; charset=utf-8")
         if ctype == "TEARDOWN":
             fid = _val((call.get("teardown") or {}).get("framework_id"))
-            m.teardown_framework(fid)
+            m.teardown_framework(fid, principal)
             return Response(200, b"", "text/plain; charset=utf-8")
         if ctype == "SUBSCRIBE":
             return self.operator_subscribe(req)
-        if ctype in ("RESERVE_RESOURCES", "UNRESERVE_RESOURCES", "CREATE_VOLUMES", "DESTROY_VOLUMES",
+        if ctype in ("RESERVE_RESOURCES", "UNRESERVE_RESOURCES"):
+            key = ctype.lower()
+            body = call.get(key) or {}
+            return self.reservation("reserve" if ctype == "RESERVE_RESOURCES" else "unreserve",
+                                    _val(body.get("agent_id") or body.get("slave_id")), body.get("resources") or [],
+                                    principal)
+        if ctype in ("CREATE_VOLUMES", "DESTROY_VOLUMES",
                      "GROW_VOLUME", "SHRINK_VOLUME", "UPDATE_MAINTENANCE_SCHEDULE", "START_MAINTENANCE",
                      "STOP_MAINTENANCE", "LIST_FILES", "READ_FILE"):
             raise HTTPError(501, "'%s' is not implemented by this master" % ctype)
