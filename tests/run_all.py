@@ -29,7 +29,7 @@ JUNIT = os.path.join(ROOT, "build", "junit")
 BIN = os.path.dirname(sys.executable)
 
 # Self-contained integration tests: they start what they need on loopback ports.
-LOCAL_INTEGRATION = ["tests/integration/marathon_app", "tests/integration/gitreceive_local"]
+LOCAL_INTEGRATION = ["tests/integration/marathon_app", "tests/integration/gitreceive_local", "tests/integration/zk_local"]
 # Order matters: cheap checks first, then scenarios from small to large.
 SCENARIOS = ["zookeeper", "zookeeper-cluster", "exhibitor-nfs", "exhibitor-s3", "site"]
 # The scenarios run in two lanes side by side (their hosts, networks and

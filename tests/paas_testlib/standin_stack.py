@@ -57,9 +57,10 @@ def zk_ok(port):
         return False
 
 
-def start_zookeeper(tmp, port, timeout=40):
+def start_zookeeper(tmp, port, timeout=40, super_digest=None):
     """A standalone ZooKeeper (Debian's package) on 127.0.0.1:port with its data in tmp/zk;
-    returns its Proc once it serves clients. StackError when it is missing or does not start."""
+    returns its Proc once it serves clients. StackError when it is missing or does not start.
+    super_digest ("super:<base64 sha1>") makes that digest user ZooKeeper's superuser."""
     cp = zookeeper_classpath()
     if cp is None:
         raise StackError("ZooKeeper is not installed (apt-get install zookeeper)")
@@ -69,7 +70,9 @@ def start_zookeeper(tmp, port, timeout=40):
     with open(cfg, "w") as fh:
         fh.write("tickTime=2000\ndataDir=%s/data\nclientPort=%d\nclientPortAddress=127.0.0.1\n"
                  "4lw.commands.whitelist=*\nadmin.enableServer=false\n" % (zkdir, port))
-    proc = Proc("zk", ["java", "-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg], tmp)
+    jvm = ["-Dzookeeper.DigestAuthenticationProvider.superDigest=" + super_digest] if super_digest else []
+    proc = Proc("zk", ["java", "-Xmx256m"] + jvm + ["-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg],
+                tmp)
     deadline = time.time() + timeout
     while not zk_ok(port):
         if not proc.alive() or time.time() > deadline:
