@@ -162,10 +162,15 @@ def tenant_settings_errors(settings):
             if bad:
                 out.append("%s must be a list of %s; not: %s" % (key, what, ", ".join(repr(b) for b in bad)))
     for user, secret in (("tenant_marathon_username", "tenant_marathon_password"),
-                         ("tenant_mesos_operator_principal", "tenant_mesos_operator_secret"),
-                         ("tenant_mesos_principal", "tenant_mesos_secret")):
+                         ("tenant_mesos_operator_principal", "tenant_mesos_operator_secret")):
         if bool(v(user)) != bool(v(secret)):
             out.append("%s and %s are set together or not at all" % (user, secret))
+
+    if not isinstance(v("tenant_mesos_authentication", False), bool):
+        out.append("tenant_mesos_authentication must be true or false; got %r" % (v("tenant_mesos_authentication"),))
+    user = v("tenant_task_user", "nobody")
+    if not isinstance(user, str) or not _USER_RE.match(user) or user in ("root", "0"):
+        out.append("tenant_task_user must name an unprivileged user (not root); got %r" % (user,))
 
     if present:
         image = v("tenant_marathon_image")
