@@ -226,3 +226,18 @@ def test_a_build_that_fails_before_reading_the_tree_does_not_hang(cfg, fake, tre
     assert isinstance(result.get("exc"), gr.Refused) and str(result["exc"]) == "the buildpack build failed"
     assert fake.subcommands()[-1] == "rm"
 
+
+
+@pytest.mark.parametrize("dockerfile", [True, False], ids=["dockerfile", "buildpack"])
+def test_builds_run_on_the_build_network_when_there_is_one(fake, cfg, tree, dockerfile):
+    """The git host's build network (whose traffic to the control plane the role drops) is the
+    network of `docker build` and of the builder container; without one, Docker's default."""
+    if dockerfile:
+        (tree / "Dockerfile").write_text("FROM scratch\n")
+    gr.build_image(dict(cfg, build_network="paas-build"), str(tree), TAG)
+    first = fake.calls()[0]
+    assert first[2] in ("build", "create"), first
+    assert first[first.index("--network") + 1] == "paas-build", first
+    fake.log.unlink()
+    gr.build_image(dict(cfg, build_network=""), str(tree), TAG)
+    assert "--network" not in fake.calls()[0], fake.calls()[0]

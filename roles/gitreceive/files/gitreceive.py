@@ -637,11 +637,18 @@ def history(repo):
         return []
 
 
+def build_network(cfg):
+    """["--network", <name>] when the git host has a build network (its traffic to the control
+    plane is dropped by the role's firewall), else nothing."""
+    name = cfg.get("build_network") or ""
+    return ["--network", name] if name else []
+
+
 def build_image(cfg, workdir, tag):
     env = dict(os.environ, DOCKER_BUILDKIT="0")
     if os.path.exists(os.path.join(workdir, "Dockerfile")):
         say("-----> Building %s from the Dockerfile" % tag)
-        if stream(docker(cfg, "build", "--pull=false", "-t", tag, workdir), env=env, prefix="       ") != 0:
+        if stream(docker(cfg, "build", "--pull=false", *build_network(cfg), "-t", tag, workdir), env=env, prefix="       ") != 0:
             raise Refused("docker build failed")
         return
     builder = cfg.get("buildpack_image") or ""
@@ -651,7 +658,7 @@ def build_image(cfg, workdir, tag):
     say("-----> Building %s with the buildpack builder %s" % (tag, builder))
     # Unique even when a killed receiver left its container and the pid comes round again.
     name = "gitreceive-build-%d-%s" % (os.getpid(), os.urandom(4).hex())
-    if subprocess.call(docker(cfg, "create", "-i", "--name", name, builder, "/bin/bash", "-c",
+    if subprocess.call(docker(cfg, "create", "-i", "--name", name, *build_network(cfg), builder, "/bin/bash", "-c",
                               "mkdir -p /app && tar -xC /app && /build"), stdout=subprocess.DEVNULL) != 0:
         raise Refused("could not create the builder container from %s" % builder)
     try:

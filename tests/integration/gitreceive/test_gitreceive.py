@@ -375,6 +375,49 @@ def test_a_tree_without_dockerfile_is_built_by_the_buildpack_builder(git):
     assert left.returncode == 0 and left.stdout.strip() == b"", left.stdout
 
 
+# A Dockerfile RUN step that probes the control plane from inside the build: every probe
+# prints "<name> <errno>" (0: connected); the build goes on whatever it finds.
+PROBE = """import socket
+for name, host, port in %r:
+    s = socket.socket()
+    s.settimeout(3)
+    print("PROBE", name, s.connect_ex((host, port)), flush=True)
+    s.close()
+"""
+
+
+def test_a_build_cannot_reach_the_control_plane(git):
+    """From a Dockerfile RUN step on the git host: ZooKeeper, the Mesos masters and agents
+    (this host's own agent too) and Marathon refused; the registry and the push still work."""
+    control = os.environ.get("PAAS_SITE_ZK", "172.31.5.11:2181").split(",")[0].split(":")[0]
+    agent = os.environ.get("PAAS_SITE_AGENTS", "agent2=172.31.5.22:5051").split(",")[-1].split("=")[1]
+    targets = [("zookeeper", control, 2181), ("mesos-master", control, 5050), ("marathon", control, 8080),
+               ("other-agent", agent.split(":")[0], 5051), ("own-agent", HOST_ADDR, 5051)]
+    registry = REGISTRY.rsplit(":", 1) if REGISTRY else None
+    if registry:
+        targets.append(("registry", registry[0], int(registry[1])))
+    git.write("probe.py", PROBE % (targets,))
+    write_app(git, "hello probe", dockerfile=DOCKERFILE.replace(
+        "COPY index.html", "COPY probe.py /probe.py\nRUN python3 /probe.py\nCOPY index.html"))
+    git.commit("probe")
+    res = git.push()
+    assert res.returncode == 0, res.output
+    found = dict(line.split()[1:3] for line in res.output.splitlines() for line in [line.replace("remote:", "")]
+                 if line.strip().startswith("PROBE"))
+    assert set(found) == {t[0] for t in targets}, res.output
+    for name, _host, _port in targets:
+        if name == "registry":
+            assert found[name] == "0", "the build could not reach the registry: %s" % found
+        else:
+            assert found[name] != "0", "a build reached %s: %s" % (name, found)
+    serves(printed_url(res.output), "hello probe")
+    # The rules survive a restart of Docker (the unit runs again after it).
+    assert docker_exec("systemctl", "restart", "docker").returncode == 0
+    rules = docker_exec("iptables", "-S", "DOCKER-USER")
+    assert b"PAAS-BUILD" in rules.stdout, rules.stdout + rules.stderr
+    assert b"PAAS-BUILD" in docker_exec("iptables", "-S", "INPUT").stdout
+
+
 def test_removed_tenant_and_pushers_lose_access(git):
     """The tenant removed: its pushers lose access at once (its record is gone); the next
     gitreceive run prunes its repositories; bob withdrawn: the git host is as converge left it."""
