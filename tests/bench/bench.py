@@ -37,7 +37,10 @@ from paas_testlib.ansible_run import failed_task_messages, run_playbook  # noqa:
 
 INVENTORY = os.path.join(ROOT, "inventories", "local")
 TENANT_PLAYBOOK = os.path.join(ROOT, "tenant.yml")
-TENANT_SECRETS = os.path.join(ROOT, "build", "bench-tenant-secrets")
+# The local cluster's own secrets directory (inventories/local: paas_secrets_dir): the
+# masters' credentials are built from every tenant kept there, so a bench tenant kept
+# elsewhere would take the cluster's other tenants' principals off the masters.
+TENANT_SECRETS = os.path.join(ROOT, ".secrets", "local")
 # Small tenant Marathons: eleven of them share the local cluster's two agents (1 GB each).
 TENANT_SIZE = {"tenant_cpus": 0.1, "tenant_mem": 128, "tenant_wait_timeout": 300}
 ONE_TENANT = "bench-one"
@@ -123,7 +126,7 @@ def bench_namespace(hosts, superuser):
 
 def tenant_run(names, state="present", pushers=None):
     """One tenant.yml run for the tenants ``names``: (seconds, changed tasks)."""
-    extra = dict(TENANT_SIZE, tenant_names=names, tenant_state=state, paas_secrets_dir=TENANT_SECRETS)
+    extra = dict(TENANT_SIZE, tenant_names=names, tenant_state=state)
     if pushers is not None:
         extra["tenant_pushers"] = list(pushers)
     run = run_playbook(TENANT_PLAYBOOK, inventory=INVENTORY, extra_vars=extra, timeout=1800)
@@ -173,7 +176,6 @@ def bench_tenants():
     left = [n for n in names if os.path.exists(os.path.join(TENANT_SECRETS, "tenants", n))]
     if left:
         tenant_run(left, "absent")
-    shutil.rmtree(TENANT_SECRETS, ignore_errors=True)
     results = {}
     # One run is noisy on a small machine that also runs the cluster: the one-tenant figures
     # are medians of ONE_CYCLES adds (each after a removal) and of NOOP_RUNS re-runs after each.
@@ -192,8 +194,23 @@ def bench_tenants():
     results["ten tenants in one run: no-op re-run"] = tenant_run(TEN_TENANTS)
     results["eleven tenants in one run: remove"] = tenant_run(names, "absent")
     results["eleven tenants in one run: remove again"] = tenant_run(names, "absent")
-    shutil.rmtree(TENANT_SECRETS, ignore_errors=True)
     return results
+
+
+SITE_PLAYBOOK = os.path.join(ROOT, "site.yml")
+FIRST_CONVERGE = os.path.join(ROOT, "build", "site-first-converge.seconds")
+
+
+def bench_site():
+    """site.yml's first converge (timed by make up) and a no-op re-run now (changed=0 expected)."""
+    first = None
+    if os.path.exists(FIRST_CONVERGE):
+        with open(FIRST_CONVERGE) as fh:
+            first = float(fh.read().strip() or 0)
+    run = run_playbook(SITE_PLAYBOOK, inventory=INVENTORY, timeout=3600)
+    if run.rc != 0:
+        raise SystemExit("site.yml no-op failed:\n%s" % "\n".join(failed_task_messages(run.output)))
+    return first, run.seconds, run.changed()
 
 
 PUSH_TENANT = "bench-push"
@@ -256,8 +273,14 @@ def bench_push():
 
 
 def main():
-    parts = sys.argv[1:] or ["tenants", "zk", "push"]
+    parts = sys.argv[1:] or ["site", "tenants", "zk", "push"]
     hosts, superuser = local_inventory()
+    if "site" in parts:
+        first, noop, changed = bench_site()
+        print("site.yml on the local cluster (ZooKeeper ACLs, Mesos ACLs and credentials included)")
+        print("%-46s %12s" % ("first converge (make up)", "%.1f" % first if first else "(not recorded)"))
+        print("%-46s %12.1f   changed=%d" % ("no-op re-run", noop, changed))
+        print()
     if "push" in parts:
         print("git push to deploy on the local cluster (Dockerfile sample app)")
         for label, seconds in bench_push().items():
