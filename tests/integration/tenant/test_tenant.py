@@ -3,12 +3,16 @@
 The tests run in file order and share the tenants they create; the last one
 removes what is left, so the cluster is as before for later tests.
 """
+import base64
+import json
 import os
 import shutil
 import subprocess
 import stat
 import threading
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -36,8 +40,9 @@ _runs = {}
 
 
 def tenant(tsite, image, name, state="present", check=False, **extra):
-    extra_vars = {"tenant_name": name, "tenant_state": state, "paas_secrets_dir": SECRETS,
-                  "tenant_wait_timeout": 300}
+    extra_vars = {"tenant_state": state, "paas_secrets_dir": SECRETS, "tenant_wait_timeout": 300}
+    if name is not None:
+        extra_vars["tenant_name"] = name
     if image:
         extra_vars["paas_marathon_image"] = image
     extra_vars.update(SIZE)
@@ -149,7 +154,10 @@ def test_add_two_tenants_with_one_zookeeper_server_stopped(tsite, marathon_image
     stopped = docker_exec(host, "systemctl", "stop", "zookeeper")
     assert stopped.returncode == 0, stopped.stderr
     try:
-        runs = both(lambda name: tenant(tsite, marathon_image, name))
+        # One run for both (side by side, one host each): the masters learn both principals in
+        # one rolling restart; two runs at once would restart the masters at the same time.
+        run = tenant(tsite, marathon_image, None, tenant_names=list(TENANTS))
+        runs = {name: run for name in TENANTS}
     finally:
         docker_exec(host, "systemctl", "start", "zookeeper")
     zkh.wait_for(lambda: zkh.mode(addr.split(":")[0] + ":2181") in ("follower", "leader"), 90,
@@ -171,7 +179,7 @@ def test_secrets_are_kept_on_the_controller_and_never_printed(tsite):
         for f in ("secrets.yml", "access.yml"):
             assert stat.S_IMODE(os.stat(os.path.join(base, f)).st_mode) == 0o600, f
         values = secrets(name)
-        assert set(values) == {"zk_password", "http_password", "deploy_token"}
+        assert set(values) == {"zk_password", "http_password", "deploy_token", "mesos_secret"}
         output = _runs[name].output
         for key, value in values.items():
             assert value not in output, "%s of %s printed" % (key, name)
@@ -325,6 +333,232 @@ def test_an_app_in_acme_runs_and_globex_does_not_see_it(tsite):
     gauth = "globex:%s" % secrets("globex")["http_password"]
     assert mh.get_json(globex_url + "/v2/apps", auth=gauth)["apps"] == []
     assert mh.request(globex_url + "/v2/apps/web", auth=gauth).status == 404
+
+
+# ---------------------------------------------------------------------------
+# The control plane seen from a tenant's side: from inside a task container of acme's own
+# Marathon (network access, no credentials), and with acme's own Mesos principal used
+# against globex. Every attempt is refused; the green paths run beside them.
+
+ATTACK = r'''
+import base64, json, sys, urllib.request, urllib.error
+sys.path.insert(0, "/tmp/attacker")
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+cfg = json.loads(sys.argv[1])
+out = {}
+zk = KazooClient(hosts=cfg["zk"], timeout=10)
+zk.start(timeout=20)
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "done"
+    except NoAuthError:
+        out[name] = "NoAuth"
+    except Exception as exc:
+        out[name] = type(exc).__name__
+attempt("create /intruder", lambda: zk.create("/intruder", b"x"))
+attempt("forge a leading master", lambda: zk.create("/mesos/json.info_", b"{}", sequence=True, ephemeral=True))
+attempt("delete /mesos", lambda: zk.delete("/mesos", recursive=True))
+attempt("create under /marathon", lambda: zk.create("/marathon/intruder", b"x"))
+attempt("read /marathon/state", lambda: zk.get_children("/marathon/state"))
+attempt("delete /marathon/state", lambda: zk.delete("/marathon/state", recursive=True))
+attempt("open the root", lambda: zk.set_acls("/", [__import__("kazoo.security").security.OPEN_ACL_UNSAFE[0]]))
+attempt("read /mesos (as Mesos leaves it)", lambda: zk.get_children("/mesos"))
+zk.stop()
+def http(name, url, body=None, auth=None):
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    if auth:
+        req.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+    try:
+        out[name] = urllib.request.urlopen(req, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        out[name] = exc.code
+    except Exception as exc:
+        out[name] = type(exc).__name__
+http("agent GET_CONTAINERS", "http://%s/api/v1" % cfg["agent"], {"type": "GET_CONTAINERS"})
+http("agent /containers", "http://%s/containers" % cfg["agent"])
+http("master teardown", "http://%s/master/teardown" % cfg["master"], {})
+print(json.dumps(out))
+'''
+
+
+def running_task(url, auth, app_id):
+    def one():
+        app = (mh.get_json(url + "/v2/apps" + app_id, auth=auth) or {}).get("app", {})
+        tasks = [t for t in app.get("tasks", []) if t.get("state") == "TASK_RUNNING"]
+        return tasks[0] if tasks else None
+    return mh.wait_for(one, 180, message="%s running in acme's Marathon" % app_id)
+
+
+def task_container(tsite, task):
+    """The agent's container name and Docker container id of a Mesos task (the stand-in labels them
+    mesos.task_id, as the Docker containerizer does)."""
+    agent = {addr.split(":")[0]: name for name, addr in tsite.agents.items()}[task["host"]]
+    res = docker_exec(agent, "docker", "ps", "-q", "--filter", "label=mesos.task_id=%s" % task["id"])
+    assert res.returncode == 0 and res.stdout.strip(), res.stderr
+    return agent, res.stdout.split()[0]
+
+
+def test_a_tenant_task_container_cannot_take_the_control_plane(tsite, marathon_image):
+    """acme runs an image of its own choosing (with a ZooKeeper client copied in) and attacks from
+    inside its task container: every write to ZooKeeper outside its namespace, every read of the
+    central Marathon's state, the agents' and masters' HTTP APIs without credentials are refused."""
+    url, auth = tenant_urls(tsite, "acme")[0], "acme:%s" % secrets("acme")["http_password"]
+    image = marathon_image or os.environ["PAAS_MARATHON_IMAGE"]
+    app = {"id": "/attacker", "cmd": "sleep 3600", "cpus": 0.05, "mem": 64, "instances": 1,
+           "container": {"type": "DOCKER", "docker": {"image": image}}, "networks": [{"mode": "container/bridge"}]}
+    assert mh.request(url + "/v2/apps", method="POST", body=app, auth=auth).status == 201
+    try:
+        task = running_task(url, auth, "/attacker")
+        agent, container = task_container(tsite, task)
+        import kazoo
+        pkg = os.path.dirname(kazoo.__file__)
+        tar = subprocess.Popen(["tar", "-C", os.path.dirname(pkg), "-cf", "-", "kazoo"], stdout=subprocess.PIPE)
+        copied = subprocess.run(["docker", "exec", "-i", agent, "docker", "exec", "-i", container, "sh", "-c",
+                                 "mkdir -p /tmp/attacker && tar -xC /tmp/attacker"], stdin=tar.stdout,
+                                capture_output=True, timeout=120)
+        tar.wait()
+        assert copied.returncode == 0, copied.stderr
+        cfg = {"zk": tsite.zk_hosts, "agent": sorted(tsite.agents.values())[0], "master": sorted(tsite.masters.values())[0]}
+        res = docker_exec(agent, "docker", "exec", container, "python3", "-c", ATTACK, json.dumps(cfg), timeout=180)
+        assert res.returncode == 0, res.stderr
+        found = json.loads(res.stdout.strip().splitlines()[-1])
+        print("from acme's task container:", found)
+        for name in ("create /intruder", "forge a leading master", "delete /mesos", "create under /marathon",
+                     "read /marathon/state", "delete /marathon/state", "open the root"):
+            assert found[name] == "NoAuth", "%s: %s" % (name, found)
+        assert found["read /mesos (as Mesos leaves it)"] == "done", found
+        for name in ("agent GET_CONTAINERS", "agent /containers", "master teardown"):
+            assert found[name] == 401, "%s: %s" % (name, found)
+        # The green path: the operator's credentials are what the agent asks for.
+        ok = mh.request("http://%s/containers" % sorted(tsite.agents.values())[0], auth=tsite.operator_auth)
+        assert ok.status == 200, ok.body
+    finally:
+        mh.request(url + "/v2/apps/attacker?force=true", method="DELETE", auth=auth)
+
+
+def _subscribe(master, auth, roles):
+    """v1 SUBSCRIBE with acme's principal; the first RecordIO record the master sends."""
+    body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {
+        "user": "nobody", "name": "intruder", "principal": auth.split(":")[0], "roles": roles,
+        "capabilities": [{"type": "MULTI_ROLE"}]}}}
+    req = urllib.request.Request("http://%s/api/v1/scheduler" % master, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", "Accept": "application/json",
+                                          "Authorization": "Basic " + base64.b64encode(auth.encode()).decode()})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            size = b""
+            while not size.endswith(b"\n"):
+                size += resp.read(1)
+            return resp.status, json.loads(resp.read(int(size)))
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def leading_master(tsite):
+    """host:port of the elected master (its /master/state names itself as the leader)."""
+    def leader():
+        for addr in tsite.masters.values():
+            state = mh.get_json("http://%s/master/state" % addr, auth=tsite.operator_auth) or {}
+            if state.get("elected_time") and state.get("leader", "").endswith("@" + addr):
+                return addr
+        return None
+    return mh.wait_for(leader, 60, message="a leading master")
+
+
+def test_a_tenant_principal_is_kept_to_its_own_role(tsite):
+    """acme's own Mesos principal (held by acme's Marathon) registers only role acme, cannot
+    tear globex down, change a quota or reserve for globex; the operator can."""
+    master = leading_master(tsite)
+    acme = "acme:%s" % secrets("acme")["mesos_secret"]
+    status, event = _subscribe(master, acme, ["globex"])
+    assert status == 200 and event.get("type") == "ERROR", event
+    assert "Not authorized to register framework" in event["error"]["message"], event
+    status, event = _subscribe(master, acme, ["acme", "*"])
+    assert event.get("type") == "ERROR" and "Not authorized" in event["error"]["message"], event
+    # A principal that no tenant holds does not even authenticate.
+    status, _event = _subscribe(master, "acme:not-the-secret", ["acme"])
+    assert status == 401
+    globex = frameworks_named(tsite, "globex")
+    assert globex and globex[0]["principal"] == "globex", globex
+    assert _form(master, "/master/teardown", "frameworkId=" + globex[0]["id"], acme) == 403
+    quota = {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [
+        {"role": "globex", "limits": {"cpus": {"value": 0.1}}}]}}
+    assert mh.request("http://%s/api/v1" % master, method="POST", body=quota, auth=acme).status == 403
+    assert frameworks_named(tsite, "globex")[0]["active"], "globex's framework was touched"
+    # The operator may read quotas (the green path of the same API).
+    assert mh.request("http://%s/api/v1" % master, method="POST", body={"type": "GET_QUOTA"},
+                      auth=tsite.operator_auth).status == 200
+
+
+def _form(master, path, data, auth):
+    req = urllib.request.Request("http://%s%s" % (master, path), data=data.encode(),
+                                 headers={"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()})
+    try:
+        return urllib.request.urlopen(req, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_tenant_task_as_root_is_refused_by_the_masters(tsite):
+    """acme's Marathon asks for a task as root: the masters' run_tasks ACL fails it
+    (TASK_ERROR, REASON_TASK_UNAUTHORIZED); acme's tasks as its own user run (/web)."""
+    url, auth = tenant_urls(tsite, "acme")[0], "acme:%s" % secrets("acme")["http_password"]
+    app = {"id": "/rooted", "cmd": "sleep 3600", "cpus": 0.05, "mem": 32, "instances": 1, "user": "root"}
+    assert mh.request(url + "/v2/apps", method="POST", body=app, auth=auth).status == 201
+    try:
+        # The master answers the launch with TASK_ERROR at once (the task never joins its
+        # framework's tasks, as in Mesos); Marathon keeps it as the app's last task failure.
+        def refused():
+            app = (mh.get_json(url + "/v2/apps/rooted", auth=auth) or {}).get("app", {})
+            return app.get("lastTaskFailure")
+        failure = mh.wait_for(refused, 120, message="the root task refused")
+        assert failure["state"] == "TASK_ERROR", failure
+        assert "no authorized to launch task" in failure["message"] and "under user 'root'" in failure["message"], failure
+        assert (mh.get_json(url + "/v2/apps/rooted", auth=auth) or {})["app"]["tasksRunning"] == 0
+        web = (mh.get_json(url + "/v2/apps/web", auth=auth) or {})["app"]
+        assert web["tasksRunning"] == 1, web
+    finally:
+        mh.request(url + "/v2/apps/rooted?force=true", method="DELETE", auth=auth)
+
+
+def test_no_tenant_secret_is_on_a_command_line_or_in_a_readable_file(tsite):
+    """On every agent, as an unprivileged local user: no tenant's password in any process's
+    arguments (/proc hidepid, the secrets in the task's environment), the agent's work
+    directory cannot be listed and its checkpoints (task definitions with their environment)
+    cannot be read. As root, the tenant Marathons' own arguments hold no password either."""
+    words = [secrets(t)[k] for t in TENANTS for k in ("zk_password", "http_password", "mesos_secret")]
+    for agent in tsite.agents:
+        ps = docker_exec(agent, "su", "-s", "/bin/sh", "nobody", "-c", "ps -eo args")
+        assert ps.returncode == 0, ps.stderr
+        assert not [w for w in words if w in ps.stdout], "a secret in ps on %s" % agent
+        root_ps = docker_exec(agent, "ps", "-eo", "args").stdout
+        marathons = [line for line in root_ps.splitlines() if "--framework_name" in line]
+        assert not [w for w in words for line in marathons if w in line], "a secret in a Marathon's args"
+        listing = docker_exec(agent, "su", "-s", "/bin/sh", "nobody", "-c", "ls /var/lib/mesos/agent")
+        assert listing.returncode != 0, listing.stdout
+        infos = docker_exec(agent, "sh", "-c", "find /var/lib/mesos/agent/meta -name task.info | head -1")
+        path = infos.stdout.strip()
+        if path:
+            read = docker_exec(agent, "su", "-s", "/bin/sh", "nobody", "-c", "cat " + path)
+            assert read.returncode != 0 and "Permission denied" in read.stderr, read.stderr
+    # No password of a tenant or of the platform in any host's journal (sudo logs the command
+    # lines of become tasks; services log their decisions).
+    platform = [a.split(":", 1)[1] for a in (tsite.marathon_auth, tsite.operator_auth, tsite.zk_superuser,
+                                             os.environ.get("PAAS_REGISTRY_PULL_AUTH", "")) if a and ":" in a]
+    platform += ["molecule-registry-builder", "molecule-zk-mesos", "molecule-zk-marathon"]
+    for host in list(tsite.masters) + list(tsite.agents):
+        journal = subprocess.run(["docker", "exec", host, "journalctl", "--no-pager", "-o", "cat"],
+                                 capture_output=True, text=True, errors="replace", timeout=120)
+        assert journal.returncode == 0, journal.stderr
+        leaked = [w for w in words + platform if w in journal.stdout]
+        assert not leaked, "%d password(s) in the journal of %s" % (len(leaked), host)
+    app = tsite_marathon(tsite, "/v2/apps/tenants/acme").json["app"]
+    assert secrets("acme")["zk_password"] not in app["cmd"] and "--zk" not in app["cmd"], app["cmd"]
+    assert app["env"]["MARATHON_MESOS_USER"] == "nobody"
+    assert "--mesos_authentication_principal acme" in app["cmd"], app["cmd"]
 
 
 def test_remove_acme_leaves_globex_alone(tsite, marathon_image):
