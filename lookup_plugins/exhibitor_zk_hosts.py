@@ -14,6 +14,8 @@ description:
     garbage is skipped.
   - When none answers, returns O(fallback) and warns, naming every URL tried and why it failed.
     Without a fallback that is an error.
+  - Sends no credentials. C(GET /exhibitor/v1/cluster/list) is the one Exhibitor call the exhibitor
+    role leaves open; an Exhibitor that asks for credentials (HTTP 401) is skipped like one that is down.
 options:
   _terms:
     description: Exhibitor base URLs, for example C(http://zk1:8080).

@@ -178,3 +178,30 @@ def test_https_certificate_is_checked_unless_told_not_to(tls_exhibitor):
     unchecked = run_lookup([tls_exhibitor], fallback=["inv1:2181"], validate_certs=False)
     assert task_result(unchecked)["msg"] == ["tls1:2181"]
     assert "no Exhibitor answered" not in unchecked.output
+
+
+def test_no_credentials_are_sent_and_a_guarded_exhibitor_is_skipped(exhibitor):
+    """GET cluster/list is the one Exhibitor call the exhibitor role leaves open: the lookup sends
+    no Authorization header, and an Exhibitor that asks for credentials (401) is skipped and named."""
+    seen = []
+
+    class Recording(_Handler):
+        body = json.dumps({"servers": ["zk7"], "port": 2181}).encode()
+
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            seen.append(self.headers.get("Authorization"))
+            super().do_GET()
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        guarded = exhibitor(b"<html>401</html>", 401)
+        result = run_lookup([guarded, "http://127.0.0.1:%d" % server.server_address[1]], fallback=["inv1:2181"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert task_result(result)["msg"] == ["zk7:2181"]
+    assert seen == [None]
+    only_guarded = run_lookup([guarded], fallback=["inv1:2181"])
+    assert task_result(only_guarded)["msg"] == ["inv1:2181"]
+    assert "HTTP 401" in only_guarded.output and guarded in only_guarded.output

@@ -1,12 +1,16 @@
 """Three ZooKeeper servers run by the real Exhibitor. Hosts come from
 PAAS_EXHIBITOR_SERVERS (inventory name=address); PAAS_EXHIBITOR_CONFIG_TYPE says
 where the shared configuration lives (file: a directory shared by the three
-hosts, standing in for the NFS export; s3: a bucket on the scenario's S3 server)."""
+hosts, standing in for the NFS export; s3: a bucket on the scenario's S3 server).
+PAAS_EXHIBITOR_ADMIN is the operator's user:password: everything but GET
+cluster/list needs it."""
+import base64
 import json
 import os
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -26,6 +30,7 @@ CONFIG_TYPE = os.environ["PAAS_EXHIBITOR_CONFIG_TYPE"]
 CONVERGE = os.environ["PAAS_SCENARIO_CONVERGE"]
 ZK_HOSTS = ",".join("%s:2181" % a for a in SERVERS.values())
 ZOO_CFG = "/opt/zookeeper-exhibitor/conf/zoo.cfg"
+ADMIN = tuple(os.environ["PAAS_EXHIBITOR_ADMIN"].split(":", 1))
 
 
 def docker_exec(name, *cmd):
@@ -40,6 +45,21 @@ def zk_pid(name):
 def cluster_list(address):
     with urllib.request.urlopen("http://%s:8080/exhibitor/v1/cluster/list" % address, timeout=5) as resp:
         return json.loads(resp.read())
+
+
+def exhibitor_call(address, path, method="GET", auth=None, body=None):
+    """(status, headers, body) of one call to Exhibitor's HTTP API; auth is (user, password) or None.
+    The credentials are sent up front (basic auth), as a client that knows them would."""
+    request = urllib.request.Request("http://%s:8080%s" % (address, path), data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    if auth is not None:
+        request.add_header("Authorization", "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode())
+    try:
+        with urllib.request.urlopen(request, timeout=15) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
 
 
 def roles():
@@ -91,12 +111,29 @@ def test_cluster_list_names_every_server_on_every_host():
 
 
 def test_exhibitor_status_reports_serving():
-    with urllib.request.urlopen("http://%s:8080/exhibitor/v1/cluster/status" % next(iter(SERVERS.values())),
-                                timeout=5) as resp:
-        status = json.loads(resp.read())
+    """cluster/status needs the operator's account; Exhibitor asks the other Exhibitors' cluster/state
+    with it (--remoteauth), so every server shows serving only when that works too."""
+    code, _headers, body = exhibitor_call(next(iter(SERVERS.values())), "/exhibitor/v1/cluster/status", auth=ADMIN)
+    assert code == 200
+    status = json.loads(body)
     assert sorted(s["hostname"] for s in status) == sorted(SERVERS.values())
     assert all(s["description"] == "serving" for s in status), status
     assert sum(1 for s in status if s["isLeader"]) == 1
+
+
+def test_only_discovery_is_open_without_credentials():
+    """On every host: GET cluster/list answers anyone; the UI and the config need the operator."""
+    for address in SERVERS.values():
+        assert exhibitor_call(address, "/exhibitor/v1/cluster/list")[0] == 200
+        code, headers, _body = exhibitor_call(address, "/exhibitor/v1/config/get-state")
+        assert code == 401, address
+        assert headers["WWW-Authenticate"] == 'Basic realm="Exhibitor"'
+        assert exhibitor_call(address, "/exhibitor/v1/ui/index.html")[0] == 401, address
+        code, _headers, body = exhibitor_call(address, "/exhibitor/v1/config/get-state", auth=ADMIN)
+        assert code == 200, address
+        state = json.loads(body)
+        assert state["nodeMutationsAllowed"] is False
+        assert state["config"]["hostname"] == address
 
 
 class Writer(threading.Thread):

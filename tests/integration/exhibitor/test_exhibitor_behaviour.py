@@ -56,6 +56,9 @@ def test_exhibitor_restarts_a_killed_leader_and_the_ensemble_fails_over():
     ({"exhibitor_servers_spec": "S:1:elsewhere-1,S:2:elsewhere-2,S:3:elsewhere-3"}, "not in the servers spec"),
     ({"zookeeper_id": 2}, "zookeeper_id"),
     ({"exhibitor_install_method": "url"}, "exhibitor_jar_url"),
+    ({"exhibitor_admin_password": ""}, "exhibitor_admin_password must be set"),
+    ({"exhibitor_admin_password": "too short"}, "exhibitor_admin_password must be 16 or more"),
+    ({"exhibitor_extra_args": ["--nodemodification", "true"]}, "exhibitor_extra_args must not set"),
 ])
 def test_bad_input_fails_before_any_change(extra, needle):
     pids = {name: zk_pid(name) for name in SERVERS}
