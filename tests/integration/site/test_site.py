@@ -72,9 +72,13 @@ def test_agents_registered_with_their_attributes(site):
     mh.wait_for(registered, 60, message="both agents registered with rack and dc")
     for name, addr in site.agents.items():
         assert mh.request("http://%s/health" % addr).status == 200, name
-        flags = mh.get_json("http://%s/flags" % addr)["flags"]
+        # Readers of the agent's endpoints authenticate (the operator's principal).
+        assert mh.request("http://%s/flags" % addr).status == 401, name
+        assert mh.request("http://%s/flags" % addr, auth="operator:wrong").status == 401, name
+        flags = mh.get_json("http://%s/flags" % addr, auth=site.operator_auth)["flags"]
         assert flags["containerizers"] == "docker,mesos"
         assert flags["master"].startswith("zk://")
+        assert flags["authenticate_http_readonly"] == "true" and flags["authenticate_http_readwrite"] == "true"
 
 
 def test_marathon_has_one_leader_and_every_instance_answers(site):
