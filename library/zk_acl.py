@@ -154,6 +154,8 @@ missing:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible.module_utils.zookeeper import (
+    ACL_ENTRY_SPEC,
+    AUTH_SPEC,
     HAS_KAZOO,
     KAZOO_IMPORT_ERROR,
     KazooException,
@@ -293,11 +295,6 @@ def run(module):
     module.exit_json(**result)
 
 
-ACL_ENTRY = dict(
-    scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
-    id=dict(type="str"),
-    perms=dict(type="str", required=True),
-)
 
 
 def main():
@@ -305,13 +302,10 @@ def main():
         argument_spec=dict(
             hosts=dict(type="str", required=True),
             path=dict(type="str", required=True),
-            acl=dict(type="list", elements="dict", required=True, options=ACL_ENTRY),
+            acl=dict(type="list", elements="dict", required=True, options=ACL_ENTRY_SPEC),
             recursive=dict(type="bool", default=False),
             subtree_acls=dict(type="dict"),
-            auth=dict(type="list", elements="dict", no_log=True, options=dict(
-                scheme=dict(type="str", default="digest", choices=["digest"]),
-                credential=dict(type="str", required=True, no_log=True),
-            )),
+            auth=AUTH_SPEC,
             must_exist=dict(type="bool", default=False),
             timeout=dict(type="float", default=10.0),
         ),

@@ -241,6 +241,8 @@ diff:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible.module_utils.zookeeper import (
+    ACL_ENTRY_SPEC,
+    AUTH_SPEC,
     HAS_KAZOO,
     KAZOO_IMPORT_ERROR,
     KazooException,
@@ -457,12 +459,6 @@ def run(module):
     module.exit_json(**result)
 
 
-# One ACL entry, as acl and parents_acl take them.
-ACL_ENTRY = dict(
-    scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
-    id=dict(type="str"),
-    perms=dict(type="str", required=True),
-)
 
 
 def main():
@@ -473,12 +469,9 @@ def main():
             state=dict(type="str", default="present", choices=["present", "absent"]),
             data=dict(type="str"),
             nodes=dict(type="dict"),
-            acl=dict(type="list", elements="dict", options=ACL_ENTRY),
-            parents_acl=dict(type="list", elements="dict", options=ACL_ENTRY),
-            auth=dict(type="list", elements="dict", no_log=True, options=dict(
-                scheme=dict(type="str", default="digest", choices=["digest"]),
-                credential=dict(type="str", required=True, no_log=True),
-            )),
+            acl=dict(type="list", elements="dict", options=ACL_ENTRY_SPEC),
+            parents_acl=dict(type="list", elements="dict", options=ACL_ENTRY_SPEC),
+            auth=AUTH_SPEC,
             recursive=dict(type="bool", default=False),
             timeout=dict(type="float", default=10.0),
         ),

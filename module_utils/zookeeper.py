@@ -28,6 +28,18 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     KAZOO_IMPORT_ERROR = exc
     KazooException = NoAuthError = NoNodeError = NotEmptyError = KazooTimeoutError = Exception
 
+# Argument specs shared by the modules: one ACL entry ({scheme, id, perms}) and the
+# session's credentials (auth), in the form acl, parents_acl and auth take them.
+ACL_ENTRY_SPEC = dict(
+    scheme=dict(type="str", required=True, choices=["digest", "world", "ip", "auth"]),
+    id=dict(type="str"),
+    perms=dict(type="str", required=True),
+)
+AUTH_SPEC = dict(type="list", elements="dict", no_log=True, options=dict(
+    scheme=dict(type="str", default="digest", choices=["digest"]),
+    credential=dict(type="str", required=True, no_log=True),
+))
+
 PERM_BITS = {"r": 1, "w": 2, "c": 4, "d": 8, "a": 16}
 PERM_ORDER = "rwcda"
 ACL_SCHEMES = ("digest", "world", "ip", "auth")
