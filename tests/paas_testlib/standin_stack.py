@@ -82,6 +82,23 @@ def start_zookeeper(tmp, port, timeout=40, super_digest=None):
     return proc
 
 
+def loopback_zookeeper(tmp, super_digest=None):
+    """Generator for a module fixture: (port) of a standalone ZooKeeper on loopback, stopped
+    afterwards; the test module is skipped when ZooKeeper is missing or does not start."""
+    import pytest
+    if zookeeper_classpath() is None:
+        pytest.skip("ZooKeeper is not installed (apt-get install zookeeper)")
+    port = free_port()
+    try:
+        proc = start_zookeeper(tmp, port, super_digest=super_digest)
+    except StackError as exc:
+        pytest.skip("ZooKeeper could not be started: %s" % str(exc)[:300])
+    try:
+        yield port
+    finally:
+        proc.stop()
+
+
 class StackError(RuntimeError):
     pass
 

@@ -15,7 +15,7 @@ import pytest
 from kazoo.client import KazooClient
 from kazoo.security import make_digest_acl
 
-from paas_testlib.standin_stack import StackError, free_port, start_zookeeper, zookeeper_classpath
+from paas_testlib.standin_stack import free_port, loopback_zookeeper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PROGRAM = os.path.join(ROOT, "roles", "gitreceive", "files", "gitreceive.py")
@@ -33,15 +33,7 @@ def make_key(seed, comment):
 
 @pytest.fixture(scope="module")
 def zk_port(tmp_path_factory):
-    if zookeeper_classpath() is None:
-        pytest.skip("ZooKeeper is not installed (apt-get install zookeeper)")
-    port = free_port()
-    try:
-        proc = start_zookeeper(str(tmp_path_factory.mktemp("zk")), port)
-    except StackError as exc:
-        pytest.skip("ZooKeeper could not be started: %s" % str(exc)[:300])
-    yield port
-    proc.stop()
+    yield from loopback_zookeeper(str(tmp_path_factory.mktemp("zk")))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from kazoo.exceptions import NoAuthError
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl, make_digest_acl_credential
 
 from paas_testlib.ansible_run import run_module
-from paas_testlib.standin_stack import StackError, free_port, start_zookeeper, zookeeper_classpath
+from paas_testlib.standin_stack import loopback_zookeeper
 
 SUPER = ("super", "super-pw-1")
 MARATHON = ("marathon", "marathon-pw-2")
@@ -20,16 +20,8 @@ def digest(user, password):
 
 @pytest.fixture(scope="module")
 def zk_hosts(tmp_path_factory):
-    if zookeeper_classpath() is None:
-        pytest.skip("ZooKeeper is not installed (apt-get install zookeeper)")
-    port = free_port()
-    try:
-        proc = start_zookeeper(str(tmp_path_factory.mktemp("zk")), port,
-                               super_digest="super:" + digest(*SUPER))
-    except StackError as exc:
-        pytest.skip("ZooKeeper could not be started: %s" % str(exc)[:300])
-    yield "127.0.0.1:%d" % port
-    proc.stop()
+    for port in loopback_zookeeper(str(tmp_path_factory.mktemp("zk")), super_digest="super:" + digest(*SUPER)):
+        yield "127.0.0.1:%d" % port
 
 
 def client(hosts, cred=None):
